@@ -1,0 +1,148 @@
+"""The settings schema: every key Debridge reads, with its type, default, validation and help."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+PERSONAS = ("4.6.7",)
+PROVIDER_TYPES = ("realdebrid", "sandbox")
+DOWNLOAD_ACTIONS = ("download", "symlink")
+LOG_LEVELS = ("debug", "info", "warning", "error")
+PROVIDER_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
+USERNAME = re.compile(r"^[^\s:]{1,64}$")
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One setting: `kind` is str, int, float, bool or choice; numbers carry their bounds."""
+
+    key: str
+    kind: str
+    default: Any
+    help: str
+    minimum: float | None = None
+    maximum: float | None = None
+    choices: tuple[str, ...] = ()
+    secret: bool = False
+    check: Callable[[Any], str | None] | None = None
+
+
+def _username(value: str) -> str | None:
+    return None if USERNAME.match(value) else "must be 1-64 characters without spaces or ':'"
+
+
+def _provider_name(value: str) -> str | None:
+    if PROVIDER_NAME.match(value):
+        return None
+    return "must be 1-32 characters: lowercase letters, digits, '-' and '_'"
+
+
+def _url_or_empty(value: str) -> str | None:
+    if value == "" or re.match(r"^https?://[^\s/]+(/\S*)?$", value):
+        return None
+    return "must be empty or an http(s):// URL"
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("server.host", "str", "127.0.0.1",
+            "Address to listen on. Use 0.0.0.0 to accept connections from other machines "
+            "(e.g. Sonarr in another container)."),
+    Setting("server.port", "int", 8282, "TCP port for the qBittorrent API, REST API and WebDAV.",
+            minimum=1, maximum=65535),
+    Setting("server.data_dir", "str", "data",
+            "Directory for the database and the sandbox state. Relative paths are relative to "
+            "the config file's directory."),
+    Setting("server.workers", "int", 1,
+            "gunicorn worker processes. State lives in the database, so any number agree; "
+            "background work runs in one of them at a time.", minimum=1, maximum=32),
+    Setting("server.threads", "int", 16,
+            "Threads per worker process (each streaming request holds one).",
+            minimum=1, maximum=256),
+    Setting("server.log_level", "choice", "info", "Log verbosity.", choices=LOG_LEVELS),
+    Setting("auth.username", "str", "admin",
+            "Username for the qBittorrent API (what you type into Sonarr/Radarr).",
+            check=_username),
+    Setting("auth.password", "str", "",
+            "Password for the qBittorrent API. Empty: a random password is generated at first "
+            "start, printed once in the log, and only its hash is stored. May also be a hash "
+            "printed by `python app.py hash-password`.", secret=True),
+    Setting("auth.session_timeout_seconds", "int", 3600,
+            "A qBittorrent session that is idle this long expires (clients log in again).",
+            minimum=1, maximum=30 * 86400),
+    Setting("auth.max_failed_logins", "int", 5,
+            "Failed logins from one IP address before it is banned (qBittorrent's rule).",
+            minimum=1, maximum=1000),
+    Setting("auth.ban_seconds", "int", 3600,
+            "How long an IP address stays banned after too many failed logins.",
+            minimum=1, maximum=30 * 86400),
+    Setting("downloads.folder", "str", "",
+            "Where torrents appear: <folder>/<category>/<torrent>. Empty means "
+            "<data_dir>/downloads. Sonarr/Radarr must see this path (same path or a remote "
+            "path mapping)."),
+    Setting("downloads.action", "choice", "download",
+            "How finished torrents reach downloads.folder: 'download' copies the bytes from the "
+            "provider's CDN; 'symlink' links each file into downloads.mount_path (an rclone "
+            "mount of Debridge's WebDAV tree).", choices=DOWNLOAD_ACTIONS),
+    Setting("downloads.mount_path", "str", "",
+            "Where the WebDAV tree is mounted (rclone mount), used by the 'symlink' action: "
+            "files are linked to <mount_path>/__all__/<torrent>/<file>. Required for 'symlink'."),
+    Setting("downloads.poll_interval_seconds", "float", 5.0,
+            "How often active torrents are checked at the provider once they are past the first "
+            "seconds after the add.", minimum=0.05, maximum=3600),
+    Setting("downloads.max_parallel_transfers", "int", 4,
+            "Files copied at the same time by the 'download' action.", minimum=1, maximum=64),
+    Setting("downloads.symlink_timeout_seconds", "int", 1800,
+            "How long the 'symlink' action waits for a file to appear in the mount before the "
+            "torrent fails.", minimum=1, maximum=7 * 86400),
+    Setting("qbit.persona", "choice", "4.6.7",
+            "Which qBittorrent version Debridge presents (version strings, state names).",
+            choices=PERSONAS),
+    Setting("qbit.add_wait_seconds", "float", 5.0,
+            "How long torrents/add waits for the provider's verdict, so a refused release "
+            "reaches the Arr as 'Fails.' and it tries another. Slower verdicts continue in the "
+            "background.", minimum=0, maximum=60),
+    Setting("sandbox.port", "int", 0,
+            "Port of the built-in sandbox provider (0 = any free loopback port).",
+            minimum=0, maximum=65535),
+    Setting("sandbox.download_seconds", "float", 30.0,
+            "How long an [uncached] sandbox torrent takes to download.", minimum=0, maximum=86400),
+    Setting("sandbox.link_lifetime_seconds", "float", 86400.0,
+            "Lifetime of the sandbox's direct download links.", minimum=1, maximum=30 * 86400),
+)
+
+PROVIDER_SETTINGS: tuple[Setting, ...] = (
+    Setting("name", "str", "", "A short unique name for this provider account.",
+            check=_provider_name),
+    Setting("type", "choice", "sandbox",
+            "realdebrid, or sandbox (the built-in stand-in that speaks Real-Debrid's API).",
+            choices=PROVIDER_TYPES),
+    Setting("api_key", "str", "",
+            "The provider's API token (Real-Debrid: https://real-debrid.com/apitoken). "
+            "Required for realdebrid.", secret=True),
+    Setting("base_url", "str", "",
+            "Override the provider's API root (e.g. http://127.0.0.1:9000/rest/1.0 for a "
+            "standalone sandbox). Empty = the provider's real API (or, for sandbox, start "
+            "the built-in one).", check=_url_or_empty),
+    Setting("timeout_seconds", "float", 30.0, "Timeout of one provider API call.",
+            minimum=0.1, maximum=600),
+)
+
+DEFAULT_PROVIDERS: tuple[dict[str, Any], ...] = (
+    {"name": "sandbox", "type": "sandbox", "api_key": "", "base_url": "", "timeout_seconds": 30.0},
+)
+
+BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}
+PROVIDER_BY_KEY: dict[str, Setting] = {s.key: s for s in PROVIDER_SETTINGS}
+
+
+def default_config() -> dict[str, Any]:
+    """The nested mapping `config.json` ships: every key at its default."""
+    tree: dict[str, Any] = {}
+    for setting in SETTINGS:
+        section, name = setting.key.split(".", 1)
+        tree.setdefault(section, {})[name] = setting.default
+    tree["providers"] = [dict(p) for p in DEFAULT_PROVIDERS]
+    return tree

@@ -1,0 +1,284 @@
+"""Load settings from config.json and DEBRIDGE__ environment variables, validated by the schema."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from core.schema import (
+    BY_KEY,
+    DEFAULT_PROVIDERS,
+    PROVIDER_BY_KEY,
+    PROVIDER_SETTINGS,
+    SETTINGS,
+    Setting,
+)
+
+ENV_PREFIX = "DEBRIDGE__"
+CONFIG_ENV = "DEBRIDGE_CONFIG"
+
+
+class SettingsError(Exception):
+    """A setting is unknown or invalid; the message names the key and where it came from."""
+
+
+@dataclass(frozen=True)
+class ProviderSettings:
+    """One entry of `providers`."""
+
+    name: str
+    type: str
+    api_key: str
+    base_url: str
+    timeout_seconds: float
+
+
+class Settings(Mapping[str, Any]):
+    """Validated settings, read by dotted key (`settings["server.port"]`); never mutated."""
+
+    def __init__(self, values: dict[str, Any], providers: tuple[ProviderSettings, ...],
+                 source: str, base_dir: Path) -> None:
+        self._values = dict(values)
+        self.providers = providers
+        self.source = source
+        self.base_dir = base_dir
+
+    def __getitem__(self, key: str) -> Any:
+        return self._values[key]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._values)
+
+    def __len__(self) -> int:
+        return len(self._values)
+
+    def path(self, key: str) -> Path:
+        """A path setting resolved against the config file's directory."""
+        return (self.base_dir / str(self._values[key])).resolve()
+
+    @property
+    def data_dir(self) -> Path:
+        return self.path("server.data_dir")
+
+    @property
+    def downloads_folder(self) -> Path:
+        if self._values["downloads.folder"]:
+            return self.path("downloads.folder")
+        return self.data_dir / "downloads"
+
+    @property
+    def mount_path(self) -> Path | None:
+        return self.path("downloads.mount_path") if self._values["downloads.mount_path"] else None
+
+    def with_values(self, **overrides: Any) -> Settings:
+        """A copy with some keys replaced (keys use '__' for '.': server__port=1)."""
+        values = dict(self._values)
+        for name, value in overrides.items():
+            key = name.replace("__", ".")
+            if key not in BY_KEY:
+                raise SettingsError(f"unknown key {key!r}")
+            values[key] = _convert(BY_KEY[key], value, key, "<override>")
+        return Settings(values, self.providers, self.source, self.base_dir)
+
+    def with_providers(self, providers: tuple[ProviderSettings, ...]) -> Settings:
+        return Settings(self._values, providers, self.source, self.base_dir)
+
+    def redacted(self) -> dict[str, Any]:
+        """Every value, secrets masked: safe to log or return from an API."""
+        out = {k: ("***" if BY_KEY[k].secret and v else v) for k, v in self._values.items()}
+        out["providers"] = [
+            {**p.__dict__, "api_key": "***" if p.api_key else ""} for p in self.providers
+        ]
+        return out
+
+
+def _convert(setting: Setting, raw: Any, key: str, source: str) -> Any:
+    """Convert and validate one value; env strings are parsed by the setting's kind."""
+    value = raw
+    from_text = isinstance(raw, str) and source.startswith("environment")
+
+    def fail(why: str) -> SettingsError:
+        return SettingsError(f"invalid value for {key!r} in {source}: {why} (got {raw!r})")
+
+    if setting.kind == "bool":
+        if from_text and raw.lower() in ("true", "1", "yes", "false", "0", "no"):
+            value = raw.lower() in ("true", "1", "yes")
+        if not isinstance(value, bool):
+            raise fail("must be true or false")
+    elif setting.kind in ("int", "float"):
+        if from_text:
+            try:
+                value = int(raw) if setting.kind == "int" else float(raw)
+            except ValueError:
+                raise fail(f"must be {'an integer' if setting.kind == 'int' else 'a number'}") \
+                    from None
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise fail(f"must be {'an integer' if setting.kind == 'int' else 'a number'}")
+        if setting.kind == "int" and not isinstance(value, int):
+            if not float(value).is_integer():
+                raise fail("must be an integer")
+            value = int(value)
+        if setting.kind == "float":
+            value = float(value)
+        if setting.minimum is not None and value < setting.minimum:
+            raise fail(f"must be at least {setting.minimum:g}")
+        if setting.maximum is not None and value > setting.maximum:
+            raise fail(f"must be at most {setting.maximum:g}")
+    else:
+        if not isinstance(value, str):
+            raise fail("must be a string")
+        if "\x00" in value:
+            raise fail("must not contain NUL")
+        if setting.kind == "choice" and value not in setting.choices:
+            raise fail("must be one of " + ", ".join(setting.choices))
+    if setting.check is not None:
+        problem = setting.check(value)
+        if problem:
+            raise fail(problem)
+    return value
+
+
+def _flatten(data: Mapping[str, Any], source: str) -> tuple[dict[str, Any], list[Any] | None]:
+    if not isinstance(data, Mapping):
+        raise SettingsError(f"{source}: the top level must be a JSON object")
+    sections = {s.key.split(".")[0] for s in SETTINGS}
+    flat: dict[str, Any] = {}
+    providers = None
+    for section, body in data.items():
+        if section == "providers":
+            if not isinstance(body, list):
+                raise SettingsError(f"invalid value for 'providers' in {source}: must be a list")
+            providers = body
+            continue
+        if section not in sections:
+            raise SettingsError(f"unknown key {section!r} in {source}")
+        if not isinstance(body, Mapping):
+            raise SettingsError(f"invalid value for {section!r} in {source}: must be an object")
+        for name, value in body.items():
+            key = f"{section}.{name}"
+            if key not in BY_KEY:
+                raise SettingsError(f"unknown key {key!r} in {source}")
+            flat[key] = value
+    return flat, providers
+
+
+def _apply_env(flat: dict[str, Any], providers: list[dict[str, Any]],
+               environ: Mapping[str, str]) -> dict[str, str]:
+    """Apply DEBRIDGE__ variables; returns which variable set each key (for error messages)."""
+    sources: dict[str, str] = {}
+    for var in sorted(environ):
+        if not var.startswith(ENV_PREFIX):
+            continue
+        parts = var[len(ENV_PREFIX):].lower().split("__")
+        source = f"environment variable {var}"
+        if parts[0] == "providers" and len(parts) == 3 and parts[1].isdigit():
+            index = int(parts[1])
+            if index > len(providers):
+                raise SettingsError(f"{source}: providers index {index} skips entries")
+            if index == len(providers):
+                providers.append({})
+            if parts[2] not in PROVIDER_BY_KEY:
+                raise SettingsError(f"unknown key 'providers[{index}].{parts[2]}' in {source}")
+            providers[index][parts[2]] = environ[var]
+            sources[f"providers[{index}].{parts[2]}"] = source
+            continue
+        key = ".".join(parts)
+        if len(parts) != 2 or key not in BY_KEY:
+            raise SettingsError(f"unknown key {key!r} in {source}")
+        flat[key] = environ[var]
+        sources[key] = source
+    return sources
+
+
+def _providers(raw: list[Any], source: str,
+               env_sources: Mapping[str, str]) -> tuple[ProviderSettings, ...]:
+    result = []
+    for index, item in enumerate(raw):
+        where = f"providers[{index}]"
+        if not isinstance(item, Mapping):
+            raise SettingsError(f"invalid value for {where!r} in {source}: must be an object")
+        values: dict[str, Any] = {}
+        for setting in PROVIDER_SETTINGS:
+            key = f"{where}.{setting.key}"
+            if setting.key not in item:
+                if setting.key in ("name", "type"):
+                    raise SettingsError(f"missing key {key!r} in {source}")
+                values[setting.key] = setting.default
+                continue
+            values[setting.key] = _convert(setting, item[setting.key], key,
+                                           env_sources.get(key, source))
+        for name in item:
+            if name not in PROVIDER_BY_KEY:
+                raise SettingsError(f"unknown key '{where}.{name}' in {source}")
+        if values["type"] == "realdebrid" and not values["api_key"]:
+            raise SettingsError(f"missing value for '{where}.api_key' in {source}: "
+                                "a realdebrid provider needs its API token")
+        result.append(ProviderSettings(**values))
+    names = [p.name for p in result]
+    for name in names:
+        if names.count(name) > 1:
+            raise SettingsError(f"duplicate provider name {name!r} in {source}")
+    return tuple(result)
+
+
+def settings_from_mapping(data: Mapping[str, Any], *, source: str = "<settings>",
+                          base_dir: Path | None = None,
+                          environ: Mapping[str, str] | None = None) -> Settings:
+    """Validate a nested mapping (the shape of config.json) plus environment overrides."""
+    flat, raw_providers = _flatten(data, source)
+    providers = [dict(p) if isinstance(p, Mapping) else p for p in
+                 (raw_providers if raw_providers is not None else DEFAULT_PROVIDERS)]
+    env_flat: dict[str, Any] = {}
+    env_sources = _apply_env(env_flat, providers, environ or {})
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        if setting.key in env_flat:
+            values[setting.key] = _convert(setting, env_flat[setting.key], setting.key,
+                                           env_sources[setting.key])
+        elif setting.key in flat:
+            values[setting.key] = _convert(setting, flat[setting.key], setting.key, source)
+        else:
+            values[setting.key] = setting.default
+    provider_settings = _providers(providers, source, env_sources)
+    if not provider_settings:
+        # No provider configured at all: the built-in sandbox stands in (logged at start-up).
+        provider_settings = _providers([dict(p) for p in DEFAULT_PROVIDERS], source, {})
+    if values["downloads.action"] == "symlink" and not values["downloads.mount_path"]:
+        raise SettingsError(f"missing value for 'downloads.mount_path' in {source}: "
+                            "the 'symlink' action links into the mount")
+    return Settings(values, provider_settings, source, base_dir or Path.cwd())
+
+
+def config_path(cli_path: str | None, environ: Mapping[str, str] | None = None) -> Path:
+    """Which config file to read: --config, else $DEBRIDGE_CONFIG, else ./config.json."""
+    environ = os.environ if environ is None else environ
+    return Path(cli_path or environ.get(CONFIG_ENV) or "config.json")
+
+
+def load_settings(path: Path, environ: Mapping[str, str] | None = None) -> Settings:
+    """Read and validate a config file plus DEBRIDGE__ environment overrides."""
+    environ = os.environ if environ is None else environ
+    source = str(path.resolve())
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise SettingsError(f"config file not found: {source}") from None
+    except OSError as exc:
+        raise SettingsError(f"cannot read config file {source}: {exc.strerror}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise SettingsError(f"{source}: not valid JSON (line {exc.lineno}, column {exc.colno}: "
+                            f"{exc.msg})") from None
+    return settings_from_mapping(data, source=source, base_dir=path.resolve().parent,
+                                 environ=environ)
+
+
+def replace_provider(settings: Settings, name: str, **changes: Any) -> Settings:
+    """A copy of `settings` with one provider's fields changed (e.g. a resolved base_url)."""
+    providers = tuple(replace(p, **changes) if p.name == name else p for p in settings.providers)
+    return settings.with_providers(providers)
