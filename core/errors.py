@@ -1,0 +1,106 @@
+"""Typed errors of the domain and of the provider port; each surface maps them in one place."""
+
+from __future__ import annotations
+
+import enum
+
+
+class DebridgeError(Exception):
+    """Base of every error Debridge raises on purpose."""
+
+
+class InvalidInput(DebridgeError):
+    """A request parameter is missing or malformed."""
+
+
+class InvalidSource(DebridgeError):
+    """A URL that is not a usable magnet link."""
+
+
+class InvalidTorrentFile(DebridgeError):
+    """An uploaded .torrent that cannot be parsed."""
+
+    def __init__(self, filename: str, why: str = "") -> None:
+        super().__init__(f"{filename!r} is not a valid torrent file{': ' + why if why else ''}")
+        self.filename = filename
+
+
+class DuplicateTorrent(DebridgeError):
+    """A torrent with this info-hash is already in Debridge."""
+
+
+class TorrentNotFound(DebridgeError):
+    """No torrent with this hash."""
+
+
+class CategoryError(DebridgeError):
+    """Base of category problems."""
+
+
+class EmptyCategoryName(CategoryError):
+    """The category name is empty."""
+
+
+class InvalidCategoryName(CategoryError):
+    """The category name is not allowed (qBittorrent's rules)."""
+
+
+class CategoryExists(CategoryError):
+    """The category already exists."""
+
+
+class CategoryNotFound(CategoryError):
+    """The category does not exist."""
+
+
+class LoginBanned(DebridgeError):
+    """Too many failed logins from this address."""
+
+
+class ProviderErrorKind(enum.StrEnum):
+    """What went wrong at a provider, independent of its error codes."""
+
+    AUTH = "auth"                      # bad or expired token, locked account
+    PREMIUM_REQUIRED = "premium_required"
+    RATE_LIMITED = "rate_limited"
+    SLOTS_FULL = "slots_full"
+    QUOTA = "quota"                    # traffic / fair-use cap
+    NOT_FOUND = "not_found"
+    NOT_CACHED = "not_cached"
+    BLOCKED = "blocked"                # infringing: permanent refusal
+    INVALID = "invalid"                # bad magnet/torrent, too big
+    LINK_UNAVAILABLE = "link_unavailable"
+    UNAVAILABLE = "unavailable"        # 5xx, maintenance, timeouts
+    UNSUPPORTED = "unsupported"
+    PROTOCOL = "protocol"              # an answer we cannot understand
+
+
+class ProviderError(DebridgeError):
+    """A provider call failed. Adapters raise subclasses; the engine reads `kind`.
+
+    `retryable`: trying again later may succeed. `ambiguous`: the request may have taken
+    effect although no answer arrived (a timeout or 5xx after sending), so an add must be
+    reconciled by hash before it is sent again.
+    """
+
+    kind: ProviderErrorKind = ProviderErrorKind.UNAVAILABLE
+    retryable: bool = False
+
+    def __init__(self, message: str, *, provider: str = "", native_code: int | str | None = None,
+                 http_status: int | None = None, retry_after: float | None = None,
+                 ambiguous: bool = False) -> None:
+        super().__init__(message)
+        self.message = message
+        self.provider = provider
+        self.native_code = native_code
+        self.http_status = http_status
+        self.retry_after = retry_after
+        self.ambiguous = ambiguous
+
+
+class LinkExpired(DebridgeError):
+    """A direct link answered 401/403/404/410/503 before any byte: resolve it again."""
+
+    def __init__(self, status: int) -> None:
+        super().__init__(f"direct link answered HTTP {status}")
+        self.status = status

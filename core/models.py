@@ -1,0 +1,132 @@
+"""Domain records: torrents, their files, categories, and the lifecycle states."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+
+class TorrentState(enum.StrEnum):
+    """Where a torrent is in Debridge's lifecycle (persisted; see design.md)."""
+
+    QUEUED = "queued"            # accepted, not yet handed to the provider
+    SUBMITTING = "submitting"    # add call sent; outcome unknown until recorded
+    RESOLVING = "resolving"      # provider fetching metadata / waiting for file selection
+    DOWNLOADING = "downloading"  # provider is fetching (uncached)
+    FINALIZING = "finalizing"    # provider done; links resolving, files being placed
+    COMPLETED = "completed"      # files present under content_path and readable
+    FAILED = "failed"            # refused or lost by the provider; reason kept
+    DELETING = "deleting"        # removal in progress; invisible to clients
+
+
+# States the engine still has work to do in.
+ACTIVE_STATES = frozenset({
+    TorrentState.QUEUED, TorrentState.SUBMITTING, TorrentState.RESOLVING,
+    TorrentState.DOWNLOADING, TorrentState.FINALIZING, TorrentState.DELETING,
+})
+
+
+class FailureReason(enum.StrEnum):
+    """Why a torrent failed; the text shown to users is kept beside it."""
+
+    INFRINGING = "infringing"
+    INVALID = "invalid"
+    MAGNET_ERROR = "magnet_error"
+    DEAD = "dead"
+    NOTHING_SELECTABLE = "nothing_selectable"
+    PROVIDER_ERROR = "provider_error"
+    NOT_CACHED = "not_cached"
+    SLOTS = "slots"
+    QUOTA = "quota"
+    BAD_TOKEN = "bad_token"  # noqa: S105 (a reason code, not a secret)
+    LINKS = "links"
+    LOCAL_IO = "local_io"
+    MOUNT_TIMEOUT = "mount_timeout"
+
+
+@dataclass(frozen=True)
+class TorrentFile:
+    """A file of a torrent; `index` is qBittorrent's 0-based index, `path` is root-relative."""
+
+    index: int
+    path: str
+    size: int
+    selected: bool = False
+    provider_file_id: str = ""
+    link: str = ""
+    done: bool = False
+
+
+@dataclass(frozen=True)
+class Torrent:
+    """A torrent as Debridge keeps it."""
+
+    id: int
+    hash: str
+    name: str
+    state: TorrentState
+    category: str = ""
+    tags: tuple[str, ...] = ()
+    save_path: str = ""
+    folder: str = ""             # frozen content folder name ("" until metadata is known)
+    magnet: str = ""
+    has_torrent_file: bool = False
+    trackers: tuple[str, ...] = ()
+    provider: str = ""
+    provider_torrent_id: str = ""
+    paused: bool = False
+    progress: float = 0.0
+    size: int = 0                # bytes of the selected files (0 until known)
+    total_size: int = -1         # bytes of all files (-1 until metadata is known)
+    speed: int = 0
+    seeders: int = 0
+    reason: str = ""             # FailureReason value when failed
+    message: str = ""            # human-readable failure reason / last provider message
+    ratio_limit: float = -2.0
+    seeding_time_limit: int = -2
+    added_on: int = 0
+    completion_on: int = 0
+    last_activity: int = 0
+    state_since: float = 0.0
+    next_check_at: float = 0.0
+    attempts: int = 0
+    delete_files: bool = False
+    delete_remote: bool = False
+    files: tuple[TorrentFile, ...] = field(default=())
+
+    @property
+    def content_path(self) -> str:
+        """save_path/<folder>; empty while the folder is not known (no metadata)."""
+        return f"{self.save_path}/{self.folder}" if self.folder else ""
+
+    @property
+    def has_metadata(self) -> bool:
+        return self.total_size >= 0
+
+
+@dataclass(frozen=True)
+class Category:
+    """A qBittorrent category; an empty save_path means <downloads.folder>/<name>."""
+
+    name: str
+    save_path: str = ""
+
+
+@dataclass(frozen=True)
+class NewTorrent:
+    """What the add use case stores for one accepted source."""
+
+    hash: str
+    name: str
+    magnet: str
+    torrent_file: bytes | None
+    trackers: tuple[str, ...]
+    files: tuple[TorrentFile, ...]
+    total_size: int
+    category: str
+    tags: tuple[str, ...]
+    save_path: str
+    paused: bool
+    ratio_limit: float
+    seeding_time_limit: int
+    provider: str

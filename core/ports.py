@@ -1,0 +1,166 @@
+"""Ports: what the domain needs from a provider, from content links and from the store."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from core.models import Category, NewTorrent, Torrent, TorrentFile, TorrentState
+
+
+class RemoteStatus(enum.StrEnum):
+    """A provider torrent's status, normalised across providers."""
+
+    METADATA = "metadata"                  # fetching magnet metadata
+    WAITING_SELECTION = "waiting_selection"
+    QUEUED = "queued"
+    DOWNLOADING = "downloading"
+    PROCESSING = "processing"              # compressing / uploading to the hoster
+    READY = "ready"
+    FAILED = "failed"
+
+
+@dataclass(frozen=True)
+class RemoteFile:
+    """A file inside a provider torrent. `path` is root-relative with '/' separators."""
+
+    id: str
+    path: str
+    size: int
+    selected: bool
+    link: str = ""          # provider-side link, resolved to a direct URL on demand
+
+
+@dataclass(frozen=True)
+class RemoteTorrent:
+    """A provider torrent. `files` is empty in list results; `progress` is 0..1."""
+
+    id: str
+    hash: str
+    name: str
+    status: RemoteStatus
+    raw_status: str
+    progress: float
+    size: int
+    speed: int = 0
+    seeders: int | None = None
+    files: tuple[RemoteFile, ...] = ()
+    links: tuple[str, ...] = ()
+    is_archive: bool = False    # several selected files share one archive link
+
+
+@dataclass(frozen=True)
+class DirectLink:
+    """A resolved, expiring CDN URL for one file."""
+
+    url: str
+    filename: str
+    size: int
+    expires_at: float | None = None
+
+
+@dataclass(frozen=True)
+class Account:
+    """Who the provider token belongs to."""
+
+    username: str
+    premium: bool
+    expires_at: str = ""
+
+
+class DebridProvider(Protocol):
+    """A debrid provider account. Every method may raise core.errors.ProviderError."""
+
+    name: str
+
+    def add_magnet(self, magnet: str) -> str: ...
+
+    def add_torrent_file(self, data: bytes) -> str: ...
+
+    def select_files(self, torrent_id: str, file_ids: Sequence[str]) -> None: ...
+
+    def get_torrent(self, torrent_id: str) -> RemoteTorrent: ...
+
+    def list_torrents(self) -> Iterator[RemoteTorrent]: ...
+
+    def delete_torrent(self, torrent_id: str) -> None: ...
+
+    def resolve_link(self, link: str) -> DirectLink: ...
+
+    def get_account(self) -> Account: ...
+
+
+class ContentStream(Protocol):
+    """An open read of a direct link from some offset."""
+
+    def chunks(self, size: int) -> Iterator[bytes]: ...
+
+    def close(self) -> None: ...
+
+
+class ContentSource(Protocol):
+    """Opens direct links. Raises LinkExpired when the link must be resolved again."""
+
+    def open(self, url: str, offset: int) -> ContentStream: ...
+
+
+class Store(Protocol):
+    """Persistence the domain relies on (implemented by store.SqliteStore)."""
+
+    # torrents
+    def add_torrent(self, new: NewTorrent, now: float) -> Torrent: ...
+
+    def get_torrent(self, torrent_id: int, *, with_files: bool = False) -> Torrent | None: ...
+
+    def get_by_hash(self, info_hash: str, *, with_files: bool = False) -> Torrent | None: ...
+
+    def list_torrents(self, *, category: str | None = None,
+                      hashes: Iterable[str] | None = None) -> list[Torrent]: ...
+
+    def files_of(self, torrent_id: int) -> list[TorrentFile]: ...
+
+    def update_torrent(self, torrent_id: int, **fields: Any) -> None: ...
+
+    def transition(self, torrent_id: int, from_states: Iterable[TorrentState],
+                   to_state: TorrentState, now: float, **fields: Any) -> bool: ...
+
+    def set_files(self, torrent_id: int, files: Iterable[TorrentFile]) -> None: ...
+
+    def update_file(self, torrent_id: int, index: int, **fields: Any) -> None: ...
+
+    def claim_folder(self, torrent_id: int, candidates: Sequence[str]) -> str: ...
+
+    def due_torrents(self, now: float, limit: int) -> list[Torrent]: ...
+
+    def delete_torrent_row(self, torrent_id: int) -> None: ...
+
+    def provider_id_users(self, provider: str, provider_torrent_id: str) -> int: ...
+
+    def set_tags(self, torrent_id: int, tags: Iterable[str]) -> None: ...
+
+    # categories and tags
+    def list_categories(self) -> list[Category]: ...
+
+    def get_category(self, name: str) -> Category | None: ...
+
+    def create_category(self, name: str, save_path: str) -> bool: ...
+
+    def list_tags(self) -> list[str]: ...
+
+    # sessions, bans, settings kept at run time, leases, links
+    def get_meta(self, key: str) -> str | None: ...
+
+    def set_meta(self, key: str, value: str) -> None: ...
+
+    def acquire_lease(self, name: str, owner: str, ttl: float, now: float,
+                      steal_from_dead: bool = False) -> bool: ...
+
+    def release_lease(self, name: str, owner: str) -> None: ...
+
+    def get_link(self, provider: str, source: str, now: float) -> DirectLink | None: ...
+
+    def put_link(self, provider: str, source: str, link: DirectLink) -> None: ...
+
+    def drop_link(self, provider: str, source: str) -> None: ...

@@ -1,0 +1,1 @@
+"""SQLite persistence for Debridge (WAL mode, versioned migrations)."""

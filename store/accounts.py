@@ -1,0 +1,156 @@
+"""Categories, tags, sessions, login failures, leases, links and meta (a mixin of SqliteStore)."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterable
+from contextlib import AbstractContextManager
+
+from core.models import Category
+from core.ports import DirectLink
+
+
+class AccountQueries:
+    """Small tables that are not torrents."""
+
+    def _tx(self) -> AbstractContextManager[sqlite3.Connection]:
+        raise NotImplementedError
+
+    def _read(self) -> sqlite3.Connection:
+        raise NotImplementedError
+
+    # -- categories and tags ------------------------------------------------------------------
+    def list_categories(self) -> list[Category]:
+        return [Category(r[0], r[1]) for r in self._read().execute(
+            "SELECT name, save_path FROM categories ORDER BY name")]
+
+    def get_category(self, name: str) -> Category | None:
+        row = self._read().execute("SELECT name, save_path FROM categories WHERE name = ?",
+                                   (name,)).fetchone()
+        return Category(row[0], row[1]) if row else None
+
+    def create_category(self, name: str, save_path: str) -> bool:
+        """False when it already exists."""
+        with self._tx() as conn:
+            cur = conn.execute("INSERT OR IGNORE INTO categories (name, save_path) VALUES (?, ?)",
+                               (name, save_path))
+            return cur.rowcount == 1
+
+    def list_tags(self) -> list[str]:
+        return [r[0] for r in self._read().execute("SELECT name FROM tags ORDER BY name")]
+
+    def create_tags(self, tags: Iterable[str]) -> None:
+        with self._tx() as conn:
+            conn.executemany("INSERT OR IGNORE INTO tags (name) VALUES (?)", [(t,) for t in tags])
+
+    # -- meta -------------------------------------------------------------------------------------
+    def get_meta(self, key: str) -> str | None:
+        row = self._read().execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def set_meta(self, key: str, value: str) -> None:
+        with self._tx() as conn:
+            conn.execute("INSERT INTO meta (key, value) VALUES (?, ?) "
+                         "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (key, value))
+
+    def set_meta_if_absent(self, key: str, value: str) -> bool:
+        """Store `value` unless the key exists; True if this call stored it."""
+        with self._tx() as conn:
+            cur = conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)",
+                               (key, value))
+            return cur.rowcount == 1
+
+    # -- qBittorrent sessions -----------------------------------------------------------------
+    def create_session(self, sid_hash: str, username: str, now: float) -> None:
+        with self._tx() as conn:
+            conn.execute("INSERT INTO sessions (sid_hash, username, created_at, last_seen) "
+                         "VALUES (?, ?, ?, ?)", (sid_hash, username, now, now))
+
+    def session_last_seen(self, sid_hash: str) -> float | None:
+        row = self._read().execute("SELECT last_seen FROM sessions WHERE sid_hash = ?",
+                                   (sid_hash,)).fetchone()
+        return None if row is None else float(row[0])
+
+    def touch_session(self, sid_hash: str, now: float) -> None:
+        with self._tx() as conn:
+            conn.execute("UPDATE sessions SET last_seen = ? WHERE sid_hash = ?", (now, sid_hash))
+
+    def delete_session(self, sid_hash: str) -> None:
+        with self._tx() as conn:
+            conn.execute("DELETE FROM sessions WHERE sid_hash = ?", (sid_hash,))
+
+    def purge_sessions(self, idle_before: float) -> int:
+        with self._tx() as conn:
+            return conn.execute("DELETE FROM sessions WHERE last_seen < ?",
+                                (idle_before,)).rowcount
+
+    # -- failed logins ------------------------------------------------------------------------
+    def banned_until(self, ip: str) -> float:
+        row = self._read().execute("SELECT banned_until FROM login_failures WHERE ip = ?",
+                                   (ip,)).fetchone()
+        return float(row[0]) if row else 0.0
+
+    def record_login_failure(self, ip: str, now: float, max_failures: int,
+                             ban_seconds: float) -> bool:
+        """Count a failure; True when this one starts a ban (and the counter restarts)."""
+        with self._tx() as conn:
+            row = conn.execute("SELECT failures FROM login_failures WHERE ip = ?",
+                               (ip,)).fetchone()
+            failures = (row[0] if row else 0) + 1
+            banned = failures >= max_failures
+            conn.execute(
+                "INSERT INTO login_failures (ip, failures, banned_until, last_failure) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT(ip) DO UPDATE SET failures = excluded.failures, "
+                "banned_until = excluded.banned_until, last_failure = excluded.last_failure",
+                (ip, 0 if banned else failures, now + ban_seconds if banned else 0.0, now))
+            return banned
+
+    def clear_login_failures(self, ip: str) -> None:
+        with self._tx() as conn:
+            conn.execute("DELETE FROM login_failures WHERE ip = ?", (ip,))
+
+    # -- leases (one process runs the background work) ----------------------------------------
+    def acquire_lease(self, name: str, owner: str, ttl: float, now: float,
+                      steal_from_dead: bool = False) -> bool:
+        """Take or renew the lease; an expired lease (or a dead holder's) can be taken over."""
+        with self._tx() as conn:
+            row = conn.execute("SELECT owner, expires_at FROM leases WHERE name = ?",
+                               (name,)).fetchone()
+            if row and row[0] != owner and row[1] > now and not steal_from_dead:
+                return False
+            conn.execute("INSERT INTO leases (name, owner, expires_at) VALUES (?, ?, ?) "
+                         "ON CONFLICT(name) DO UPDATE SET owner = excluded.owner, "
+                         "expires_at = excluded.expires_at", (name, owner, now + ttl))
+            return True
+
+    def lease_holder(self, name: str, now: float) -> str | None:
+        row = self._read().execute("SELECT owner, expires_at FROM leases WHERE name = ?",
+                                   (name,)).fetchone()
+        return row[0] if row and row[1] > now else None
+
+    def release_lease(self, name: str, owner: str) -> None:
+        with self._tx() as conn:
+            conn.execute("DELETE FROM leases WHERE name = ? AND owner = ?", (name, owner))
+
+    # -- resolved direct links ----------------------------------------------------------------
+    def get_link(self, provider: str, source: str, now: float) -> DirectLink | None:
+        row = self._read().execute(
+            "SELECT url, filename, size, expires_at FROM links WHERE provider = ? AND source = ?",
+            (provider, source)).fetchone()
+        if row is None or (row[3] is not None and row[3] <= now):
+            return None
+        return DirectLink(url=row[0], filename=row[1], size=row[2], expires_at=row[3])
+
+    def put_link(self, provider: str, source: str, link: DirectLink) -> None:
+        with self._tx() as conn:
+            conn.execute(
+                "INSERT INTO links (provider, source, url, filename, size, expires_at) "
+                "VALUES (?,?,?,?,?,?) ON CONFLICT(provider, source) DO UPDATE SET "
+                "url = excluded.url, filename = excluded.filename, size = excluded.size, "
+                "expires_at = excluded.expires_at",
+                (provider, source, link.url, link.filename, link.size, link.expires_at))
+
+    def drop_link(self, provider: str, source: str) -> None:
+        with self._tx() as conn:
+            conn.execute("DELETE FROM links WHERE provider = ? AND source = ?",
+                         (provider, source))

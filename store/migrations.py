@@ -1,0 +1,115 @@
+"""Versioned schema migrations; PRAGMA user_version records the version applied."""
+
+from __future__ import annotations
+
+import sqlite3
+
+ACTIVE = "('queued','submitting','resolving','downloading','finalizing','deleting')"
+
+# Each entry brings the schema from version N-1 to N. Never edit a released entry: add one.
+MIGRATIONS: tuple[tuple[str, ...], ...] = (
+    (
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+        """CREATE TABLE torrents (
+            id INTEGER PRIMARY KEY,
+            hash TEXT NOT NULL,
+            name TEXT NOT NULL,
+            state TEXT NOT NULL,
+            category TEXT NOT NULL DEFAULT '',
+            save_path TEXT NOT NULL,
+            folder TEXT NOT NULL DEFAULT '',
+            magnet TEXT NOT NULL DEFAULT '',
+            torrent_file BLOB,
+            trackers TEXT NOT NULL DEFAULT '',
+            provider TEXT NOT NULL,
+            provider_torrent_id TEXT NOT NULL DEFAULT '',
+            paused INTEGER NOT NULL DEFAULT 0,
+            progress REAL NOT NULL DEFAULT 0,
+            size INTEGER NOT NULL DEFAULT 0,
+            total_size INTEGER NOT NULL DEFAULT -1,
+            speed INTEGER NOT NULL DEFAULT 0,
+            seeders INTEGER NOT NULL DEFAULT 0,
+            reason TEXT NOT NULL DEFAULT '',
+            message TEXT NOT NULL DEFAULT '',
+            ratio_limit REAL NOT NULL DEFAULT -2,
+            seeding_time_limit INTEGER NOT NULL DEFAULT -2,
+            added_on INTEGER NOT NULL,
+            completion_on INTEGER NOT NULL DEFAULT 0,
+            last_activity INTEGER NOT NULL DEFAULT 0,
+            state_since REAL NOT NULL,
+            next_check_at REAL NOT NULL DEFAULT 0,
+            attempts INTEGER NOT NULL DEFAULT 0,
+            delete_files INTEGER NOT NULL DEFAULT 0,
+            delete_remote INTEGER NOT NULL DEFAULT 0
+        )""",
+        # One live entry per info-hash and per content folder; rows being deleted step aside.
+        "CREATE UNIQUE INDEX torrents_hash ON torrents(hash) WHERE state != 'deleting'",
+        "CREATE UNIQUE INDEX torrents_folder ON torrents(folder) "
+        "WHERE folder != '' AND state != 'deleting'",
+        f"CREATE INDEX torrents_due ON torrents(next_check_at) WHERE state IN {ACTIVE}",
+        "CREATE INDEX torrents_category ON torrents(category)",
+        "CREATE INDEX torrents_provider_id ON torrents(provider, provider_torrent_id)",
+        """CREATE TABLE files (
+            torrent_id INTEGER NOT NULL REFERENCES torrents(id) ON DELETE CASCADE,
+            idx INTEGER NOT NULL,
+            path TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            selected INTEGER NOT NULL DEFAULT 0,
+            provider_file_id TEXT NOT NULL DEFAULT '',
+            link TEXT NOT NULL DEFAULT '',
+            done INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (torrent_id, idx)
+        ) WITHOUT ROWID""",
+        "CREATE TABLE categories (name TEXT PRIMARY KEY, save_path TEXT NOT NULL DEFAULT '')",
+        "CREATE TABLE tags (name TEXT PRIMARY KEY)",
+        """CREATE TABLE torrent_tags (
+            torrent_id INTEGER NOT NULL REFERENCES torrents(id) ON DELETE CASCADE,
+            tag TEXT NOT NULL,
+            PRIMARY KEY (torrent_id, tag)
+        ) WITHOUT ROWID""",
+        """CREATE TABLE sessions (
+            sid_hash TEXT PRIMARY KEY,
+            username TEXT NOT NULL,
+            created_at REAL NOT NULL,
+            last_seen REAL NOT NULL
+        )""",
+        """CREATE TABLE login_failures (
+            ip TEXT PRIMARY KEY,
+            failures INTEGER NOT NULL,
+            banned_until REAL NOT NULL DEFAULT 0,
+            last_failure REAL NOT NULL
+        )""",
+        "CREATE TABLE leases (name TEXT PRIMARY KEY, owner TEXT NOT NULL, "
+        "expires_at REAL NOT NULL)",
+        """CREATE TABLE links (
+            provider TEXT NOT NULL,
+            source TEXT NOT NULL,
+            url TEXT NOT NULL,
+            filename TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            expires_at REAL,
+            PRIMARY KEY (provider, source)
+        ) WITHOUT ROWID""",
+    ),
+)
+
+SCHEMA_VERSION = len(MIGRATIONS)
+
+
+def migrate(conn: sqlite3.Connection) -> int:
+    """Apply pending migrations atomically; safe when several processes start at once."""
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        version = conn.execute("PRAGMA user_version").fetchone()[0]
+        if version > SCHEMA_VERSION:
+            raise RuntimeError(f"database schema version {version} is newer than this "
+                               f"Debridge ({SCHEMA_VERSION}); upgrade Debridge")
+        for number in range(version, SCHEMA_VERSION):
+            for statement in MIGRATIONS[number]:
+                conn.execute(statement)
+        conn.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return SCHEMA_VERSION

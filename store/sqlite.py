@@ -1,0 +1,77 @@
+"""The SQLite store: one connection per thread, WAL journal, explicit short transactions."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from pathlib import Path
+
+from store.accounts import AccountQueries
+from store.migrations import migrate
+from store.torrents import TorrentQueries
+
+DB_NAME = "debridge.sqlite3"
+
+
+class SqliteStore(TorrentQueries, AccountQueries):
+    """Debridge's persistent state. Thread-safe; several processes may share the file."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._local = threading.local()
+        self._all: list[sqlite3.Connection] = []
+        self._lock = threading.Lock()
+        path.parent.mkdir(parents=True, exist_ok=True)
+        migrate(self._conn())
+
+    def _conn(self) -> sqlite3.Connection:
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,
+                                   check_same_thread=False)
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute("PRAGMA synchronous=NORMAL")
+            conn.execute("PRAGMA foreign_keys=ON")
+            conn.execute("PRAGMA busy_timeout=30000")
+            self._local.conn = conn
+            with self._lock:
+                self._all.append(conn)
+        return conn
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """A write transaction, taken up front so concurrent writers queue, not deadlock."""
+        conn = self._conn()
+        conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            conn.execute("ROLLBACK")
+            raise
+        conn.execute("COMMIT")
+
+    def _read(self) -> sqlite3.Connection:
+        return self._conn()
+
+    def journal_mode(self) -> str:
+        return str(self._read().execute("PRAGMA journal_mode").fetchone()[0])
+
+    def schema_version(self) -> int:
+        return int(self._read().execute("PRAGMA user_version").fetchone()[0])
+
+    def close(self) -> None:
+        """Close every connection this store opened (call once no thread uses it)."""
+        with self._lock:
+            for conn in self._all:
+                with suppress(sqlite3.ProgrammingError):
+                    conn.close()
+            self._all.clear()
+        self._local = threading.local()
+
+
+def open_store(data_dir: Path) -> SqliteStore:
+    """Open (creating and migrating if needed) the store under `data_dir`."""
+    return SqliteStore(data_dir / DB_NAME)
