@@ -1,0 +1,173 @@
+"""The engine loop: one process at a time (a lease in the store) advances every due torrent."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+
+from core.lifecycle import Lifecycle, backoff
+from core.models import TorrentState
+from core.ports import Store
+
+log = logging.getLogger(__name__)
+
+LEASE_NAME = "engine"
+LEASE_TTL = 15.0
+LEASE_RENEW = 4.0
+IDLE_TICK = 0.5        # another process may have queued work: look this often when idle
+CONTROL_THREADS = 8
+
+
+def make_owner_id() -> str:
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _holder_is_dead(holder: str) -> bool:
+    """True when the lease holder was a process on this host that no longer exists."""
+    host, _, rest = holder.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return _is_zombie(pid)
+
+
+def _is_zombie(pid: int) -> bool:
+    """A killed process whose parent died too may linger unreaped: it holds nothing."""
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii", errors="replace") as handle:
+            return handle.read().rpartition(")")[2].split()[0] in ("Z", "X")
+    except (OSError, IndexError):
+        return False
+
+
+class Engine:
+    """Runs Lifecycle steps for due torrents on thread pools, in the lease-holding process."""
+
+    def __init__(self, store: Store, lifecycle: Lifecycle, *, transfer_threads: int,
+                 download_action: bool, clock: Callable[[], float] = time.time,
+                 owner: str | None = None) -> None:
+        self.store = store
+        self.lifecycle = lifecycle
+        self.clock = clock
+        self.owner = owner or make_owner_id()
+        self.download_action = download_action
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._inflight: set[int] = set()
+        self._guard = threading.Lock()
+        self._control = ThreadPoolExecutor(CONTROL_THREADS, thread_name_prefix="engine")
+        self._transfers = ThreadPoolExecutor(transfer_threads, thread_name_prefix="transfer")
+        self._thread: threading.Thread | None = None
+        self._leased_until = 0.0
+        self.holds_lease = False
+
+    # -- lifecycle of the loop ----------------------------------------------------------------
+    def start(self) -> None:
+        self._thread = threading.Thread(target=self._run, name="engine-loop", daemon=True)
+        self._thread.start()
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop dispatching, interrupt transfers (they resume later) and release the lease."""
+        self._stop.set()
+        self.lifecycle.finalizer.stopping.set()
+        self._wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout)
+        self._control.shutdown(wait=True, cancel_futures=True)
+        self._transfers.shutdown(wait=True, cancel_futures=True)
+        if self.holds_lease:
+            self.store.release_lease(LEASE_NAME, self.owner)
+            self.holds_lease = False
+
+    def wake(self) -> None:
+        """Look for due work now (called after an add or a delete in this process)."""
+        self._wake.set()
+
+    def _run(self) -> None:
+        log.debug("engine loop started as %s", self.owner)
+        while not self._stop.is_set():
+            try:
+                delay = self.run_once()
+            except Exception:
+                log.exception("engine loop error")
+                delay = 1.0
+            self._wake.wait(delay)
+            self._wake.clear()
+        log.debug("engine loop stopped")
+
+    def _lease(self) -> bool:
+        now = self.clock()
+        if self.holds_lease and now < self._leased_until - (LEASE_TTL - LEASE_RENEW):
+            return True
+        holder = self.store.lease_holder(LEASE_NAME, now)
+        steal = holder is not None and holder != self.owner and _holder_is_dead(holder)
+        held = self.store.acquire_lease(LEASE_NAME, self.owner, LEASE_TTL, now,
+                                        steal_from_dead=steal)
+        if held and not self.holds_lease:
+            log.info("this process now runs the background work (%s)", self.owner)
+        if not held and self.holds_lease:
+            log.warning("lost the background-work lease to %s", holder)
+        self.holds_lease = held
+        self._leased_until = now + LEASE_TTL if held else 0.0
+        return held
+
+    # -- dispatch -----------------------------------------------------------------------------
+    def run_once(self) -> float:
+        """Dispatch due torrents; returns how long the loop may sleep."""
+        if not self._lease():
+            return LEASE_RENEW
+        now = self.clock()
+        with self._guard:
+            busy = set(self._inflight)
+        for torrent in self.store.due_torrents(now, limit=len(busy) + 200):
+            if torrent.id in busy or self._stop.is_set():
+                continue
+            transfer = self.download_action and torrent.state is TorrentState.FINALIZING
+            with self._guard:
+                self._inflight.add(torrent.id)
+                busy.add(torrent.id)
+            pool = self._transfers if transfer else self._control
+            try:
+                pool.submit(self._work, torrent.id)
+            except RuntimeError:       # shutting down
+                with self._guard:
+                    self._inflight.discard(torrent.id)
+                return IDLE_TICK
+        next_due = self.store.next_due_at(exclude=busy)
+        if next_due is None:
+            return IDLE_TICK
+        return max(0.02, min(IDLE_TICK, next_due - self.clock()))
+
+    def _work(self, torrent_id: int) -> None:
+        try:
+            self.lifecycle.advance(torrent_id)
+        except Exception:
+            log.exception("torrent %s: unexpected error; will retry", torrent_id)
+            current = self.store.get_torrent(torrent_id)
+            if current is not None:
+                self.store.update_torrent(torrent_id, attempts=current.attempts + 1,
+                                          next_check_at=self.clock() + backoff(
+                                              current.attempts, 2.0))
+        finally:
+            with self._guard:
+                self._inflight.discard(torrent_id)
+            self._wake.set()
+
+    def idle(self) -> bool:
+        with self._guard:
+            return not self._inflight

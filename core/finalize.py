@@ -1,0 +1,212 @@
+"""Place a finished torrent's files under content_path: download them, or symlink the mount."""
+
+from __future__ import annotations
+
+import errno
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.errors import LinkExpired, ProviderError, ProviderErrorKind
+from core.links import LinkResolver
+from core.models import FailureReason, Torrent, TorrentFile, TorrentState
+from core.ports import ContentSource, ContentStream, Store
+
+log = logging.getLogger(__name__)
+PART_SUFFIX = ".debridge-part"   # files keep this suffix until every byte is written
+CHUNK_BYTES = 1 << 20
+PROVIDER_SHARE = 0.9             # the provider's part of reported progress (see lifecycle)
+LOCAL_SHARE = 0.09               # the local step never reports 100 % before it is done
+
+
+@dataclass(frozen=True)
+class Wait:
+    """Not done yet: look again after `seconds`."""
+
+    seconds: float
+
+
+@dataclass(frozen=True)
+class Fail:
+    """Give up on this torrent."""
+
+    reason: FailureReason
+    message: str
+
+
+class Cancelled(Exception):
+    """The torrent was deleted or paused, or Debridge is stopping, during a transfer."""
+
+
+Outcome = Wait | Fail | None   # None: completed
+
+
+class _Meter:
+    """Tracks local bytes, writes progress about once a second and checks for cancellation."""
+
+    def __init__(self, store: Store, torrent: Torrent, total: int, done: int,
+                 clock: Callable[[], float], stopping: threading.Event) -> None:
+        self.store, self.torrent, self.total, self.done = store, torrent, max(total, 1), done
+        self.clock, self.stopping = clock, stopping
+        self.last = clock()
+        self.window = 0
+
+    def add(self, count: int) -> None:
+        self.done += count
+        self.window += count
+        now = self.clock()
+        if now - self.last < 1.0:
+            return
+        speed = int(self.window / (now - self.last))
+        self.last, self.window = now, 0
+        self.store.update_torrent(self.torrent.id, speed=speed, last_activity=int(now),
+                                  progress=PROVIDER_SHARE + LOCAL_SHARE * self.done / self.total)
+        current = self.store.get_torrent(self.torrent.id)
+        if (self.stopping.is_set() or current is None or current.paused
+                or current.state is not TorrentState.FINALIZING):
+            raise Cancelled(self.torrent.hash)
+
+
+class Finalizer:
+    """The completion actions of design.md: `download` and `symlink`."""
+
+    def __init__(self, store: Store, links: LinkResolver, content: ContentSource, action: str,
+                 mount_path: Path | None, symlink_timeout: float,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.links = links
+        self.content = content
+        self.action = action
+        self.mount_path = mount_path
+        self.symlink_timeout = symlink_timeout
+        self.clock = clock
+        self.stopping = threading.Event()
+
+    def run(self, torrent: Torrent) -> Outcome:
+        content_dir = Path(torrent.save_path) / torrent.folder
+        if self.action == "symlink":
+            return self._symlink(torrent, content_dir)
+        return self._download(torrent, content_dir)
+
+    # -- download -----------------------------------------------------------------------------
+    def _download(self, torrent: Torrent, content_dir: Path) -> Outcome:
+        selected = [f for f in torrent.files if f.selected]
+        meter = _Meter(self.store, torrent, sum(f.size for f in selected),
+                       sum(f.size for f in selected if f.done), self.clock, self.stopping)
+        for f in selected:
+            if f.done:
+                continue
+            target = _inside(content_dir, f.path)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            part = target.with_name(target.name + PART_SUFFIX)
+            self._fetch(torrent, f, part, meter)
+            os.replace(part, target)
+            self.store.update_file(torrent.id, f.index, done=True)
+        return self._complete(torrent, content_dir)
+
+    def _fetch(self, torrent: Torrent, f: TorrentFile, part: Path, meter: _Meter) -> None:
+        offset = part.stat().st_size if part.exists() else 0
+        if offset > f.size:
+            part.unlink()
+            offset = 0
+        meter.done += offset
+        if offset == f.size:
+            return
+        stream = self._open(torrent, f, offset)
+        try:
+            with open(part, "ab") as out:
+                for chunk in stream.chunks(CHUNK_BYTES):
+                    if offset + len(chunk) > f.size:
+                        raise ProviderError(f"the CDN sent more than {f.size} bytes",
+                                            provider=torrent.provider)
+                    out.write(chunk)
+                    offset += len(chunk)
+                    meter.add(len(chunk))
+        finally:
+            stream.close()
+        if offset != f.size:
+            raise ProviderError(f"the CDN stopped at byte {offset} of {f.size} of {f.path}",
+                                provider=torrent.provider)
+
+    def _open(self, torrent: Torrent, f: TorrentFile, offset: int) -> ContentStream:
+        link = self.links.resolve(torrent.provider, f.link)
+        try:
+            return self.content.open(link.url, offset)
+        except LinkExpired:
+            log.info("torrent %s: direct link expired, resolving it again", torrent.hash)
+            link = self.links.resolve(torrent.provider, f.link, stale_url=link.url)
+        try:
+            return self.content.open(link.url, offset)
+        except LinkExpired as exc:
+            error = ProviderError(f"a fresh direct link also failed ({exc})",
+                                  provider=torrent.provider)
+            error.kind = ProviderErrorKind.LINK_UNAVAILABLE
+            raise error from exc
+
+    # -- symlink ------------------------------------------------------------------------------
+    def _symlink(self, torrent: Torrent, content_dir: Path) -> Outcome:
+        assert self.mount_path is not None
+        selected = [f for f in torrent.files if f.selected]
+        waiting = []
+        for f in selected:
+            if f.done:
+                continue
+            source = self.mount_path / "__all__" / torrent.folder / f.path
+            if not _readable(source, f.size):
+                waiting.append(str(source))
+                continue
+            link = _inside(content_dir, f.path)
+            link.parent.mkdir(parents=True, exist_ok=True)
+            temporary = link.with_name(link.name + PART_SUFFIX)
+            if temporary.is_symlink() or temporary.exists():
+                temporary.unlink()
+            os.symlink(source, temporary)
+            os.replace(temporary, link)
+            self.store.update_file(torrent.id, f.index, done=True)
+        if not waiting:
+            return self._complete(torrent, content_dir)
+        linked = len(selected) - len(waiting)
+        self.store.update_torrent(torrent.id, progress=PROVIDER_SHARE + LOCAL_SHARE * linked
+                                  / max(len(selected), 1))
+        if self.clock() - torrent.state_since > self.symlink_timeout:
+            return Fail(FailureReason.MOUNT_TIMEOUT,
+                        f"{len(waiting)} file(s) never appeared in the mount, e.g. {waiting[0]}")
+        return Wait(min(5.0, 0.25 * 2 ** min(torrent.attempts, 5)))
+
+    # -- completion ---------------------------------------------------------------------------
+    def _complete(self, torrent: Torrent, content_dir: Path) -> Outcome:
+        """Completed only when every selected file is really there and opens."""
+        for f in self.store.files_of(torrent.id):
+            if f.selected and not _readable(content_dir / f.path, f.size):
+                self.store.update_file(torrent.id, f.index, done=False)
+                return Wait(0.5)
+        now = self.clock()
+        if self.store.transition(torrent.id, [TorrentState.FINALIZING], TorrentState.COMPLETED,
+                                 now, progress=1.0, speed=0, completion_on=int(now),
+                                 last_activity=int(now), message="", attempts=0):
+            log.info("torrent %s (%s) completed at %s", torrent.hash, torrent.name, content_dir)
+        return None
+
+
+def _inside(content_dir: Path, relpath: str) -> Path:
+    """content_dir/relpath, refusing anything that would land outside content_dir."""
+    target = content_dir / relpath
+    if not os.path.normpath(target).startswith(os.path.normpath(content_dir) + os.sep):
+        raise OSError(errno.EINVAL, "file path escapes the torrent folder", relpath)
+    return target
+
+
+def _readable(path: Path, size: int) -> bool:
+    """The file exists (through symlinks), has the expected size and its first byte reads."""
+    try:
+        if os.stat(path).st_size != size:
+            return False
+        with open(path, "rb") as handle:
+            handle.read(1)
+    except OSError:
+        return False
+    return True

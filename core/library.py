@@ -1,0 +1,221 @@
+"""Use cases the surfaces call: add, delete, pause, list torrents, manage categories."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from core.errors import (
+    CategoryExists,
+    CategoryNotFound,
+    DuplicateTorrent,
+    EmptyCategoryName,
+    InvalidCategoryName,
+    InvalidInput,
+    TorrentNotFound,
+)
+from core.models import Category, NewTorrent, Torrent, TorrentState
+from core.naming import category_is_valid, clean_relpath
+from core.ports import Store
+from core.sources import TorrentSource
+
+log = logging.getLogger(__name__)
+S = TorrentState
+LIVE = (S.QUEUED, S.SUBMITTING, S.RESOLVING, S.DOWNLOADING, S.FINALIZING, S.COMPLETED, S.FAILED)
+VERDICT_POLL_SECONDS = 0.05
+
+
+@dataclass(frozen=True)
+class AddOptions:
+    """What a client may ask for with an add (qBittorrent's torrents/add parameters)."""
+
+    category: str = ""
+    tags: tuple[str, ...] = ()
+    save_path: str = ""
+    paused: bool = False
+    ratio_limit: float = -2.0
+    seeding_time_limit: int = -2
+    rename: str = ""
+
+
+class Library:
+    """The torrent library as clients see it."""
+
+    def __init__(self, store: Store, *, downloads_folder: Path, default_provider: str,
+                 add_wait_seconds: float, wake: Callable[[], None],
+                 clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.downloads_folder = downloads_folder
+        self.default_provider = default_provider
+        self.add_wait_seconds = add_wait_seconds
+        self.wake = wake
+        self.clock = clock
+
+    # -- paths --------------------------------------------------------------------------------
+    def _under_downloads(self, relative: str) -> str:
+        cleaned = clean_relpath(relative)
+        return str(self.downloads_folder / cleaned) if cleaned else str(self.downloads_folder)
+
+    def category_save_path(self, category: Category) -> str:
+        """Where a category's torrents go: its savePath if absolute, else under downloads."""
+        if category.save_path.startswith("/"):
+            return category.save_path.rstrip("/") or "/"
+        return self._under_downloads(category.save_path or category.name)
+
+    def save_path_for(self, category: str, explicit: str = "") -> str:
+        if explicit:
+            if "\x00" in explicit:
+                raise InvalidInput("savepath contains NUL")
+            if explicit.startswith("/"):
+                return explicit.rstrip("/") or "/"
+            return self._under_downloads(explicit)
+        if category:
+            found = self.store.get_category(category)
+            if found is None:
+                raise CategoryNotFound(category)
+            return self.category_save_path(found)
+        return str(self.downloads_folder)
+
+    # -- add ----------------------------------------------------------------------------------
+    def add(self, sources: Sequence[TorrentSource], options: AddOptions) -> bool:
+        """Store the sources, wait (bounded) for the provider's verdict; True if any is kept.
+
+        A torrent the provider refuses within the wait is removed again, so the client sees
+        a plain failure and can try another release.
+        """
+        if options.category and self.store.get_category(options.category) is None:
+            # qBittorrent creates a missing category on add.
+            self.create_category(options.category, "")
+        save_path = self.save_path_for(options.category, options.save_path)
+        added: list[Torrent] = []
+        for source in sources:
+            name = options.rename.strip() or source.name
+            new = NewTorrent(
+                hash=source.hash, name=name, magnet=source.magnet,
+                torrent_file=source.torrent_file, trackers=source.trackers, files=source.files,
+                total_size=source.total_size, category=options.category, tags=options.tags,
+                save_path=save_path, paused=options.paused, ratio_limit=options.ratio_limit,
+                seeding_time_limit=options.seeding_time_limit, provider=self.default_provider)
+            try:
+                added.append(self.store.add_torrent(new, self.clock()))
+            except DuplicateTorrent:
+                log.info("add of %s refused: already in the library", source.hash)
+                continue
+            log.info("torrent %s (%s) added to category %r", source.hash, name,
+                     options.category)
+        if not added:
+            return False
+        self.wake()
+        outcome = self.wait_for([t.id for t in added], _has_verdict, self.add_wait_seconds)
+        refused = [t for t in outcome if t is not None and t.state is S.FAILED]
+        for torrent in refused:
+            log.info("torrent %s refused by the provider at add: %s", torrent.hash,
+                     torrent.message)
+            self.store.transition(torrent.id, [S.FAILED], S.DELETING, self.clock(),
+                                  delete_files=True, delete_remote=True, next_check_at=0)
+        if refused:
+            self.wake()
+        return len(refused) < len(added)
+
+    def wait_for(self, ids: Sequence[int], done: Callable[[Torrent | None], bool],
+                 timeout: float) -> list[Torrent | None]:
+        """Poll the store until `done` holds for every torrent or the time is up."""
+        deadline = self.clock() + timeout
+        while True:
+            current = [self.store.get_torrent(i) for i in ids]
+            if all(done(t) for t in current) or self.clock() >= deadline:
+                return current
+            time.sleep(VERDICT_POLL_SECONDS)
+
+    # -- reading ------------------------------------------------------------------------------
+    def torrents(self, *, category: str | None = None,
+                 hashes: Iterable[str] | None = None) -> list[Torrent]:
+        return self.store.list_torrents(category=category, hashes=hashes)
+
+    def torrent(self, info_hash: str, *, with_files: bool = True) -> Torrent:
+        found = self.store.get_by_hash(info_hash.lower(), with_files=with_files)
+        if found is None:
+            raise TorrentNotFound(info_hash)
+        return found
+
+    def _select(self, hashes: Iterable[str] | None) -> list[Torrent]:
+        """None selects every torrent (qBittorrent's `all`)."""
+        return self.store.list_torrents(hashes=hashes)
+
+    # -- changes ------------------------------------------------------------------------------
+    def delete(self, hashes: Iterable[str] | None, *, delete_files: bool) -> int:
+        """Remove torrents; with files, also their content and the provider's torrent."""
+        chosen = self._select(hashes)
+        for torrent in chosen:
+            self.store.transition(torrent.id, LIVE, S.DELETING, self.clock(),
+                                  delete_files=delete_files, delete_remote=delete_files,
+                                  next_check_at=0)
+            log.info("torrent %s (%s) deleted by a client (files: %s)", torrent.hash,
+                     torrent.name, delete_files)
+        if chosen:
+            self.wake()
+            self.wait_for([t.id for t in chosen], lambda t: t is None, self.add_wait_seconds)
+        return len(chosen)
+
+    def set_paused(self, hashes: Iterable[str] | None, paused: bool) -> None:
+        for torrent in self._select(hashes):
+            if torrent.paused != paused:
+                self.store.update_torrent(torrent.id, paused=paused, next_check_at=0)
+        if not paused:
+            self.wake()
+
+    def set_share_limits(self, hashes: Iterable[str] | None, ratio_limit: float,
+                         seeding_time_limit: int) -> None:
+        for torrent in self._select(hashes):
+            self.store.update_torrent(torrent.id, ratio_limit=ratio_limit,
+                                      seeding_time_limit=seeding_time_limit)
+
+    # -- tags ---------------------------------------------------------------------------------
+    def tags(self) -> list[str]:
+        return self.store.list_tags()
+
+    def create_tags(self, tags: Iterable[str]) -> None:
+        self.store.create_tags(tags)
+
+    def add_tags(self, hashes: Iterable[str] | None, tags: Sequence[str]) -> None:
+        self.store.create_tags(tags)
+        for torrent in self._select(hashes):
+            self.store.set_tags(torrent.id, sorted({*torrent.tags, *tags}))
+
+    def remove_tags(self, hashes: Iterable[str] | None, tags: Sequence[str]) -> None:
+        """Remove some tags from torrents; no tags given removes all of them."""
+        for torrent in self._select(hashes):
+            kept = [t for t in torrent.tags if tags and t not in tags]
+            self.store.set_tags(torrent.id, kept)
+
+    # -- categories ---------------------------------------------------------------------------
+    def categories(self) -> list[Category]:
+        return self.store.list_categories()
+
+    def create_category(self, name: str, save_path: str) -> None:
+        if not name:
+            raise EmptyCategoryName()
+        if not category_is_valid(name):
+            raise InvalidCategoryName(name)
+        if "\x00" in save_path:
+            raise InvalidInput("savePath contains NUL")
+        if not self.store.create_category(name, save_path.rstrip("/") if save_path != "/"
+                                          else save_path):
+            raise CategoryExists(name)
+
+    def set_category(self, hashes: Iterable[str] | None, category: str) -> None:
+        """Change the category label (files stay where they are, as with manual management)."""
+        if category and self.store.get_category(category) is None:
+            raise CategoryNotFound(category)
+        for torrent in self._select(hashes):
+            self.store.update_torrent(torrent.id, category=category)
+
+
+def _has_verdict(torrent: Torrent | None) -> bool:
+    """The provider has accepted the torrent and its files were selected, or refused it (or
+    it will not be sent: paused, gone). Refusals known this early reach the client."""
+    return (torrent is None or torrent.paused
+            or torrent.state not in (S.QUEUED, S.SUBMITTING, S.RESOLVING))
