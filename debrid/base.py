@@ -1,0 +1,185 @@
+"""The provider contract: capabilities, one error hierarchy, and the shared HTTP client.
+
+To add a provider, write a module with a class implementing core.ports.DebridProvider over
+HttpClient, map that provider's error codes onto the classes below, and register its type in
+debrid/__init__.py.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import requests
+from tenacity import (
+    RetryCallState,
+    Retrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_exponential_jitter,
+)
+
+from core.errors import ProviderError, ProviderErrorKind
+
+log = logging.getLogger(__name__)
+K = ProviderErrorKind
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    """What a provider can do, so the engine need not know which provider it is."""
+
+    needs_file_selection: bool
+    cache_check: str               # "native" | "probe" | "none"
+    supports_torrent_file: bool
+    links_need_resolution: bool
+
+
+class DebridError(ProviderError):
+    """Base of every provider error raised by the adapters in this package."""
+
+
+class AuthError(DebridError):
+    kind = K.AUTH
+
+
+class PremiumRequired(AuthError):
+    kind = K.PREMIUM_REQUIRED
+
+
+class RateLimited(DebridError):
+    kind = K.RATE_LIMITED
+    retryable = True
+
+
+class SlotsFull(DebridError):
+    kind = K.SLOTS_FULL
+    retryable = True
+
+
+class QuotaExceeded(DebridError):
+    kind = K.QUOTA
+    retryable = True
+
+
+class NotFound(DebridError):
+    kind = K.NOT_FOUND
+
+
+class NotCached(DebridError):
+    kind = K.NOT_CACHED
+
+
+class Blocked(DebridError):
+    """Refused for good (infringing / file not allowed)."""
+
+    kind = K.BLOCKED
+
+
+class InvalidTorrent(DebridError):
+    kind = K.INVALID
+
+
+class LinkUnavailable(DebridError):
+    kind = K.LINK_UNAVAILABLE
+
+
+class ServiceUnavailable(DebridError):
+    kind = K.UNAVAILABLE
+    retryable = True
+
+
+class ProviderTimeout(ServiceUnavailable):
+    """No answer in time: the request may or may not have taken effect."""
+
+
+class Unsupported(DebridError):
+    kind = K.UNSUPPORTED
+
+
+class ProtocolError(DebridError):
+    """An answer that does not match the provider's documented API."""
+
+    kind = K.PROTOCOL
+
+
+ErrorMapper = Callable[[requests.Response], DebridError]
+
+
+class HttpClient:
+    """requests.Session with a base URL, a bearer token, timeouts and careful retries.
+
+    Retries (tenacity) happen only on transient errors. A request that is not idempotent
+    (an add) is retried only when it certainly did not take effect: a 429 refusal or a
+    connection that could not be made. Timeouts and 5xx after sending are raised as
+    ambiguous for the engine to reconcile.
+    """
+
+    def __init__(self, *, provider: str, base_url: str, token: str, timeout: float,
+                 map_error: ErrorMapper, attempts: int = 3, max_wait: float = 8.0,
+                 session: requests.Session | None = None) -> None:
+        self.provider = provider
+        self.base_url = base_url.rstrip("/")
+        self.timeout = (min(10.0, timeout), timeout)
+        self.map_error = map_error
+        self.attempts = attempts
+        self.max_wait = max_wait
+        self._backoff = wait_exponential_jitter(multiplier=0.5, max=max_wait)
+        self.session = session or requests.Session()
+        self.session.headers["Authorization"] = f"Bearer {token}"
+        self.session.headers["User-Agent"] = "Debridge"
+
+    def request(self, method: str, path: str, *, idempotent: bool,
+                **kwargs: Any) -> requests.Response:
+        def retryable(exc: BaseException) -> bool:
+            return (isinstance(exc, DebridError) and exc.retryable
+                    and (idempotent or not exc.ambiguous))
+
+        def wait(state: RetryCallState) -> float:
+            exc = state.outcome.exception() if state.outcome else None
+            base = self._backoff(state)
+            after = getattr(exc, "retry_after", None) or 0.0
+            return max(base, min(after, self.max_wait))
+
+        retrying = Retrying(retry=retry_if_exception(retryable), wait=wait,
+                            stop=stop_after_attempt(self.attempts), reraise=True)
+        return retrying(self._once, method, path, idempotent, kwargs)
+
+    def _once(self, method: str, path: str, idempotent: bool,
+              kwargs: dict[str, Any]) -> requests.Response:
+        url = f"{self.base_url}/{path.lstrip('/')}"
+        try:
+            response = self.session.request(method, url, timeout=self.timeout, **kwargs)
+        except requests.ConnectionError as exc:
+            if isinstance(exc, requests.ConnectTimeout) or _never_sent(exc):
+                raise ServiceUnavailable(f"cannot connect to {self.provider}",
+                                         provider=self.provider) from None
+            raise ProviderTimeout(f"connection to {self.provider} failed during {method} "
+                                  f"{path.split('?')[0]}", provider=self.provider,
+                                  ambiguous=not idempotent) from None
+        except requests.Timeout:
+            raise ProviderTimeout(f"{self.provider} did not answer {method} "
+                                  f"{path.split('?')[0]} in time", provider=self.provider,
+                                  ambiguous=not idempotent) from None
+        except requests.RequestException as exc:
+            raise ServiceUnavailable(f"request to {self.provider} failed: "
+                                     f"{type(exc).__name__}", provider=self.provider) from None
+        if response.status_code >= 400:
+            error = self.map_error(response)
+            if error.http_status is None:
+                error.http_status = response.status_code
+            error.provider = self.provider
+            if response.status_code >= 500 and not idempotent:
+                error.ambiguous = True
+            log.info("provider %s: %s %s -> HTTP %d %s", self.provider, method,
+                     path.split("?")[0], response.status_code, error.message)
+            raise error
+        return response
+
+
+def _never_sent(exc: requests.ConnectionError) -> bool:
+    """A refused connection never reached the server, so retrying cannot duplicate it."""
+    text = str(exc)
+    return "Connection refused" in text or "Name or service not known" in text
