@@ -1,0 +1,31 @@
+"""The live parts of one sandbox (options, state, faults, limiter, log) that routes reach."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from flask import current_app, request
+
+from .faults import FaultRules, RateLimiter
+from .options import SandboxOptions
+from .requestlog import RequestLog
+from .state import State
+
+
+@dataclass
+class Sandbox:
+    options: SandboxOptions
+    state: State
+    faults: FaultRules = field(default_factory=FaultRules)
+    limiter: RateLimiter = field(default_factory=RateLimiter)
+    requests: RequestLog = field(default_factory=RequestLog)
+
+
+def current() -> Sandbox:
+    """The sandbox serving the current request."""
+    return current_app.extensions["sandbox"]
+
+
+def origin() -> str:
+    """Scheme, host and port the client used; links are built on it so they stay reachable."""
+    return request.host_url.rstrip("/")

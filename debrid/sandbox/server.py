@@ -1,0 +1,171 @@
+"""SandboxServer: runs the sandbox app on a werkzeug server in a daemon thread."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import socket
+import tempfile
+import threading
+from pathlib import Path
+from types import TracebackType
+
+from flask import Flask
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from .app import create_app
+from .options import SandboxOptions
+from .runtime import Sandbox
+from .state import State
+
+_POLL_INTERVAL = 0.05  # how fast serve_forever notices stop(); the default 0.5 s slows tests
+
+
+def _request_handler(connections: set[socket.socket]) -> type[WSGIRequestHandler]:
+    """A handler class that records open connections in `connections`, so stop() can cut them,
+    and writes no access log (the admin request log already records every call)."""
+
+    class RequestHandler(WSGIRequestHandler):
+        def setup(self) -> None:
+            super().setup()
+            connections.add(self.connection)
+
+        def finish(self) -> None:
+            connections.discard(self.connection)
+            super().finish()
+
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            pass
+
+    return RequestHandler
+
+
+class SandboxServer:
+    """A local stand-in for Real-Debrid, listening on `host:port` (port 0 picks a free one)."""
+
+    def __init__(
+        self,
+        options: SandboxOptions | None = None,
+        state_path: str | os.PathLike[str] | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+    ) -> None:
+        self._options = options or SandboxOptions()
+        self._state_path = Path(state_path) if state_path is not None else None
+        self.host = host
+        self._requested_port = port
+        self._temp_path: Path | None = None
+        self._port: int | None = None
+        self._sandbox: Sandbox | None = None
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+        self.app: Flask | None = None
+        self._connections: set[socket.socket] = set()
+
+    # -- lifecycle --
+
+    def start(self) -> SandboxServer:
+        """Open the state, bind the socket and serve; returns once the socket is listening."""
+        if self._server is not None:
+            raise RuntimeError("the sandbox is already running")
+        path = self._state_path
+        if path is None:
+            fd, name = tempfile.mkstemp(prefix="debrid-sandbox-", suffix=".sqlite")
+            os.close(fd)
+            path = self._temp_path = Path(name)
+        state = State(path)
+        try:
+            self._sandbox = Sandbox(options=self._options, state=state)
+            self.app = create_app(self._sandbox)
+            self._server = make_server(
+                self.host,
+                self._requested_port,
+                self.app,
+                threaded=True,
+                request_handler=_request_handler(self._connections),
+            )
+        except BaseException:
+            state.close()
+            self._remove_temp_files()
+            self._sandbox = None
+            raise
+        self._port = self._server.server_port
+        self._thread = threading.Thread(
+            target=self._server.serve_forever,
+            kwargs={"poll_interval": _POLL_INTERVAL},
+            name=f"debrid-sandbox-{self._port}",
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        """Stop serving, close the database, and remove a private temporary state file."""
+        server, thread, sandbox = self._server, self._thread, self._sandbox
+        self._server = self._thread = None
+        if server is None:
+            return
+        server.shutdown()
+        if thread is not None:
+            thread.join()
+        server.server_close()
+        # Keep-alive connections would otherwise outlive the server and be answered by a
+        # stopped sandbox; a stopped server must look stopped, as a real one going down does.
+        for connection in list(self._connections):
+            with contextlib.suppress(OSError):
+                connection.shutdown(socket.SHUT_RDWR)
+        if sandbox is not None:
+            self._options = sandbox.options  # keep runtime changes if started again
+            sandbox.state.close()
+        self._sandbox = None
+        self._remove_temp_files()
+
+    def _remove_temp_files(self) -> None:
+        if self._temp_path is None:
+            return
+        for suffix in ("", "-wal", "-shm", "-journal"):
+            with contextlib.suppress(FileNotFoundError):
+                Path(f"{self._temp_path}{suffix}").unlink()
+        self._temp_path = None
+
+    def __enter__(self) -> SandboxServer:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    # -- addresses and live settings --
+
+    @property
+    def port(self) -> int:
+        """The bound port (kept after stop, so messages can still name it)."""
+        if self._port is None:
+            raise RuntimeError("the sandbox has not been started")
+        return self._port
+
+    @property
+    def url(self) -> str:
+        """The origin, e.g. http://127.0.0.1:PORT."""
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"http://{host}:{self.port}"
+
+    @property
+    def api_url(self) -> str:
+        """The Real-Debrid API base, e.g. http://127.0.0.1:PORT/rest/1.0."""
+        return f"{self.url}/rest/1.0"
+
+    @property
+    def options(self) -> SandboxOptions:
+        """The options in force, including changes made through the admin API."""
+        return self._sandbox.options if self._sandbox is not None else self._options
+
+    @options.setter
+    def options(self, value: SandboxOptions) -> None:
+        self._options = value
+        if self._sandbox is not None:
+            self._sandbox.options = value

@@ -1,0 +1,1 @@
+"""Tests of debrid.sandbox, the local Real-Debrid stand-in."""
