@@ -1,0 +1,153 @@
+"""qBittorrent's wire format: text and JSON bodies, headers, parameters, and error mapping."""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping
+from typing import Any
+
+from flask import Response, current_app
+from werkzeug.datastructures import MultiDict
+
+from core.errors import (
+    CategoryExists,
+    CategoryNotFound,
+    DebridgeError,
+    EmptyCategoryName,
+    InvalidCategoryName,
+    InvalidInput,
+    InvalidTorrentFile,
+    LoginBanned,
+    TorrentNotFound,
+)
+from core.services import EXTENSION_KEY, Services
+
+TEXT = "text/plain; charset=UTF-8"
+SECURITY_HEADERS = {
+    "Content-Security-Policy": "default-src 'self'; style-src 'self' 'unsafe-inline'; "
+    "img-src 'self' data:; script-src 'self' 'unsafe-inline'; object-src 'none'; "
+    "form-action 'self'; frame-ancestors 'self';",
+    "Referrer-Policy": "same-origin",
+    "X-Content-Type-Options": "nosniff",
+    "X-Frame-Options": "SAMEORIGIN",
+    "X-XSS-Protection": "1; mode=block",
+}
+BAN_MESSAGE = "Your IP address has been banned after too many failed authentication attempts."
+MAX_INT_TEXT = 20
+
+
+class QbitError(Exception):
+    """An answer with a status and qBittorrent's text body."""
+
+    def __init__(self, status: int, body: str) -> None:
+        super().__init__(body)
+        self.status = status
+        self.body = body
+
+
+def bad_request(body: str = "Bad Request") -> QbitError:
+    return QbitError(400, body)
+
+
+def services() -> Services:
+    return current_app.extensions[EXTENSION_KEY]  # type: ignore[no-any-return]
+
+
+def text(body: str = "", status: int = 200) -> Response:
+    return Response(body, status=status, content_type=TEXT)
+
+
+def _qt_numbers(value: Any) -> Any:
+    """Qt writes whole doubles without a fraction (1.0 -> 1); do the same."""
+    if isinstance(value, float):
+        if not math.isfinite(value):
+            return -1
+        return int(value) if value.is_integer() else value
+    if isinstance(value, dict):
+        return {k: _qt_numbers(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_qt_numbers(v) for v in value]
+    return value
+
+
+def json_response(data: Any) -> Response:
+    """Compact JSON with sorted keys, as QJsonDocument writes it."""
+    body = json.dumps(_qt_numbers(data), separators=(",", ":"), sort_keys=True,
+                      ensure_ascii=False)
+    return Response(body, status=200, content_type="application/json")
+
+
+def error_response(exc: Exception) -> Response:
+    """Every domain error becomes qBittorrent's status and body here, in one place."""
+    if isinstance(exc, QbitError):
+        return text(exc.body, exc.status)
+    if isinstance(exc, TorrentNotFound):
+        return text("Not Found", 404)
+    if isinstance(exc, InvalidTorrentFile):
+        return text(f"Error: '{exc.filename}' is not a valid torrent file.", 415)
+    if isinstance(exc, EmptyCategoryName):
+        return text("Category cannot be empty", 400)
+    if isinstance(exc, InvalidCategoryName | CategoryNotFound):
+        return text("Incorrect category name", 409)
+    if isinstance(exc, CategoryExists):
+        return text("Unable to create category", 409)
+    if isinstance(exc, LoginBanned):
+        return text(BAN_MESSAGE, 403)
+    if isinstance(exc, InvalidInput):
+        return text("Bad Request", 400)
+    if isinstance(exc, DebridgeError):
+        return text("Conflict", 409)
+    raise exc
+
+
+# -- parameters -------------------------------------------------------------------------------
+def required(params: Mapping[str, str], name: str) -> str:
+    value = params.get(name)
+    if value is None:
+        raise bad_request()
+    return value
+
+
+def flag(params: Mapping[str, str], name: str, default: bool = False) -> bool:
+    """qBittorrent parses booleans case-insensitively; anything but 'true' is false."""
+    value = params.get(name)
+    return default if value is None else value.strip().lower() == "true"
+
+
+def integer(params: Mapping[str, str], name: str, default: int) -> int:
+    value = params.get(name)
+    if value is None or value.strip() == "":
+        return default
+    if len(value) > MAX_INT_TEXT:
+        raise bad_request()
+    try:
+        return int(value.strip())
+    except ValueError:
+        raise bad_request() from None
+
+
+def number(params: Mapping[str, str], name: str, default: float) -> float:
+    """A float parameter; malformed values fall back to the default, as qBittorrent does."""
+    value = params.get(name)
+    if value is None or len(value) > MAX_INT_TEXT:
+        return default
+    try:
+        parsed = float(value)
+    except ValueError:
+        return default
+    return parsed if math.isfinite(parsed) else default
+
+
+def hash_list(params: Mapping[str, str], name: str = "hashes") -> list[str] | None:
+    """`a|b|c` (case-insensitive) or `all` (None = every torrent); 400 when missing."""
+    value = required(params, name).strip()
+    if value.lower() == "all":
+        return None
+    return [h.strip().lower() for h in value.split("|") if h.strip()]
+
+
+def form_or_query(method: str, form: MultiDict[str, str],
+                  args: MultiDict[str, str]) -> MultiDict[str, str]:
+    """GET reads only the query string; POST only the body (capture 85)."""
+    return form if method == "POST" else args

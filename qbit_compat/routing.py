@@ -1,0 +1,92 @@
+"""Dispatch /api/v2/<scope>/<action> the way qBittorrent's WebUI does (auth, methods, 404s)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from flask import Blueprint, Response, request
+from werkzeug.datastructures import MultiDict
+from werkzeug.http import parse_cookie
+
+from qbit_compat.http import (
+    SECURITY_HEADERS,
+    QbitError,
+    error_response,
+    form_or_query,
+    services,
+    text,
+)
+
+Handler = Callable[[MultiDict[str, str]], Response]
+SESSION_COOKIE = "SID"
+FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    handler: Handler
+    post_only: bool
+    personas: tuple[str, ...] | None    # None: every persona
+
+
+ENDPOINTS: dict[str, Endpoint] = {}
+
+
+def endpoint(name: str, *, post_only: bool = False,
+             personas: tuple[str, ...] | None = None) -> Callable[[Handler], Handler]:
+    """Register a handler for `scope/action`; it receives the request's parameters."""
+    def register(handler: Handler) -> Handler:
+        ENDPOINTS[name] = Endpoint(handler, post_only, personas)
+        return handler
+    return register
+
+
+def session_id() -> str:
+    """The SID from the Cookie header; tolerates a whole Set-Cookie line sent back."""
+    header = request.headers.get("Cookie", "")
+    return parse_cookie(header).get(SESSION_COOKIE, "") if header else ""
+
+
+def has_session() -> bool:
+    return services().authenticator.session_valid(session_id())
+
+
+blueprint = Blueprint("qbit", __name__, url_prefix="/api/v2")
+
+
+@blueprint.after_request
+def _security_headers(response: Response) -> Response:
+    for name, value in SECURITY_HEADERS.items():
+        response.headers.setdefault(name, value)
+    return response
+
+
+@blueprint.route("/", defaults={"name": ""},
+                 methods=["GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS"])
+@blueprint.route("/<path:name>",
+                 methods=["GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS"])
+def dispatch(name: str) -> Response:
+    method = request.method
+    if method not in ("GET", "POST", "HEAD"):
+        return Response(b"", status=400)   # qBittorrent's parser rejects these outright
+    if method == "POST" and request.content_length and \
+            request.mimetype not in FORM_TYPES:
+        return Response(b"", status=400)   # e.g. a JSON body (capture 84)
+    if name != "auth/login" and not has_session():
+        return text("Forbidden", 403)
+    found = ENDPOINTS.get(name)
+    persona = services().settings["qbit.persona"]
+    if found is None or (found.personas is not None and persona not in found.personas):
+        return text("Not Found", 404)
+    if method == "HEAD" or (found.post_only and method != "POST"):
+        return text("Method Not Allowed", 405)
+    try:
+        return found.handler(form_or_query(method, request.form, request.args))
+    except Exception as exc:  # every error is mapped to qBittorrent's answer (or re-raised)
+        return error_response(exc)
+
+
+def raise_if(condition: bool, status: int, body: str) -> None:
+    if condition:
+        raise QbitError(status, body)
