@@ -1,0 +1,243 @@
+"""Debridge's composition root: create_app(settings) wires everything; the CLI runs it."""
+
+from __future__ import annotations
+
+import argparse
+import getpass
+import logging
+import logging.config
+import os
+import sys
+import threading
+from dataclasses import dataclass, field
+from typing import Any
+
+from flask import Flask, Response
+
+import qbit_compat
+from core import __version__
+from core.auth import (
+    Authenticator,
+    AuthPolicy,
+    hash_password,
+    reset_generated_password,
+    resolve_password_hash,
+)
+from core.engine import Engine
+from core.finalize import Finalizer
+from core.library import Library
+from core.lifecycle import EngineConfig, Lifecycle
+from core.links import LinkResolver
+from core.redact import RedactingFilter
+from core.services import EXTENSION_KEY, Services
+from core.settings import Settings, SettingsError, config_path, load_settings, replace_provider
+from debrid import build_provider
+from debrid.cdn import HttpContentSource
+from debrid.sandbox import SandboxOptions, SandboxServer
+from store.sqlite import SqliteStore, open_store
+
+log = logging.getLogger("debridge")
+MAX_REQUEST_BYTES = 64 * 1024 * 1024
+SANDBOX_STATE = "sandbox.sqlite3"
+
+
+@dataclass
+class Runtime:
+    """What must be stopped when the app stops."""
+
+    engine: Engine
+    store: SqliteStore
+    sandboxes: list[SandboxServer] = field(default_factory=list)
+    stopped: bool = False
+
+    def stop(self) -> None:
+        if self.stopped:
+            return
+        self.stopped = True
+        self.engine.stop()
+        for sandbox in self.sandboxes:
+            sandbox.stop()
+        self.store.close()
+
+
+def configure_logging(level: str) -> None:
+    """Logs go to stderr, secrets masked; set up before the app exists (Flask's advice)."""
+    logging.config.dictConfig({
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"redact": {"()": RedactingFilter}},
+        "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain",
+                                "filters": ["redact"], "stream": "ext://sys.stderr"}},
+        "root": {"handlers": ["stderr"], "level": level.upper()},
+        "loggers": {"werkzeug": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}},
+    })
+
+
+def start_sandboxes(settings: Settings) -> tuple[Settings, list[SandboxServer]]:
+    """Start the built-in sandbox for sandbox providers that have no base_url yet."""
+    pending = [p for p in settings.providers if p.type == "sandbox" and not p.base_url]
+    if not pending:
+        return settings, []
+    options = SandboxOptions(download_seconds=settings["sandbox.download_seconds"],
+                             link_lifetime_seconds=settings["sandbox.link_lifetime_seconds"])
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    sandbox = SandboxServer(options=options, state_path=str(settings.data_dir / SANDBOX_STATE),
+                            host="127.0.0.1", port=settings["sandbox.port"])
+    sandbox.start()
+    for provider in pending:
+        settings = replace_provider(settings, provider.name, base_url=sandbox.api_url)
+        log.warning("provider %r is the built-in SANDBOX at %s: no real debrid provider key is "
+                    "configured, so torrents get synthetic test files. Add a realdebrid "
+                    "provider with your API key to %s to use Real-Debrid.", provider.name,
+                    sandbox.api_url, settings.source)
+    return settings, [sandbox]
+
+
+def prepare_password(settings: Settings, store: SqliteStore) -> str:
+    """The login hash; prints a newly generated password once."""
+    password_hash, generated = resolve_password_hash(store, settings["auth.password"])
+    if generated:
+        log.warning("generated a password for the qBittorrent API: user %r, password %s "
+                    "(printed only this once; only its hash is stored. Set auth.password, or "
+                    "run `python app.py reset-password` to get a new one)",
+                    settings["auth.username"], generated)
+    return password_hash
+
+
+def create_app(settings: Settings, *, start_background: bool = True) -> Flask:
+    """The Flask app with every surface; starts the engine loop unless told not to."""
+    settings, sandboxes = start_sandboxes(settings)
+    store = open_store(settings.data_dir)
+    settings.downloads_folder.mkdir(parents=True, exist_ok=True)
+    providers = {p.name: build_provider(p) for p in settings.providers}
+    action = settings["downloads.action"]
+    finalizer = Finalizer(store, LinkResolver(store, providers), HttpContentSource(), action,
+                          settings.mount_path, settings["downloads.symlink_timeout_seconds"])
+    config = EngineConfig(action=action, mount_path=settings.mount_path,
+                          poll_interval=settings["downloads.poll_interval_seconds"],
+                          max_parallel_transfers=settings["downloads.max_parallel_transfers"],
+                          symlink_timeout=settings["downloads.symlink_timeout_seconds"])
+    engine = Engine(store, Lifecycle(store, providers, finalizer, config),
+                    transfer_threads=config.max_parallel_transfers,
+                    download_action=action == "download")
+    library = Library(store, downloads_folder=settings.downloads_folder,
+                      default_provider=settings.providers[0].name,
+                      add_wait_seconds=settings["qbit.add_wait_seconds"], wake=engine.wake)
+    authenticator = Authenticator(store, AuthPolicy(
+        username=settings["auth.username"], password_hash=prepare_password(settings, store),
+        session_timeout=settings["auth.session_timeout_seconds"],
+        max_failed_logins=settings["auth.max_failed_logins"],
+        ban_seconds=settings["auth.ban_seconds"]))
+
+    app = Flask(__name__)
+    app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
+    app.extensions[EXTENSION_KEY] = Services(library, authenticator, settings)
+    app.extensions["debridge.runtime"] = Runtime(engine, store, sandboxes)
+    app.register_blueprint(qbit_compat.blueprint)
+
+    @app.errorhandler(413)
+    def too_large(_: Exception) -> Response:
+        return Response("Request Entity Too Large", 413, content_type="text/plain")
+
+    @app.errorhandler(500)
+    def server_error(exc: Exception) -> Response:
+        log.error("unexpected error: %s", exc, exc_info=exc)
+        return Response("Internal Server Error", 500, content_type="text/plain")
+
+    if start_background:
+        engine.start()
+    return app
+
+
+def stop_app(app: Flask) -> None:
+    runtime: Runtime = app.extensions["debridge.runtime"]
+    runtime.stop()
+
+
+# -- serving ----------------------------------------------------------------------------------
+def serve(settings: Settings) -> int:
+    """Run under gunicorn (gthread workers); the sandbox and password set-up run once here."""
+    from gunicorn.app.base import BaseApplication
+
+    settings, sandboxes = start_sandboxes(settings)
+    store = open_store(settings.data_dir)
+    prepare_password(settings, store)
+    store.close()
+    apps: list[Flask] = []
+
+    class DebridgeServer(BaseApplication):  # type: ignore[misc]
+        def load_config(self) -> None:
+            options: dict[str, Any] = {
+                "bind": f"{settings['server.host']}:{settings['server.port']}",
+                "workers": settings["server.workers"], "worker_class": "gthread",
+                "threads": settings["server.threads"], "timeout": 120,
+                "graceful_timeout": 15, "keepalive": 5, "accesslog": None, "errorlog": "-",
+                "loglevel": settings["server.log_level"], "proc_name": "debridge",
+                "control_socket_disable": True,   # no runtime-management socket in $HOME
+                "worker_exit": lambda server, worker: [stop_app(a) for a in apps],
+            }
+            for key, value in options.items():
+                self.cfg.set(key, value)
+
+        def load(self) -> Flask:
+            app = create_app(settings)
+            apps.append(app)
+            return app
+
+    log.info("Debridge %s listening on http://%s:%d (config %s)", __version__,
+             settings["server.host"], settings["server.port"], settings.source)
+    master = os.getpid()
+    try:
+        DebridgeServer().run()
+    finally:
+        # Forked workers leave run() through here too; the sandbox thread is the master's.
+        if os.getpid() == master:
+            for sandbox in sandboxes:
+                sandbox.stop()
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="app.py", description="Debridge")
+    commands = parser.add_subparsers(dest="command", required=True)
+    for name, text in (("serve", "run the server"),
+                       ("check-config", "validate the config file and exit"),
+                       ("reset-password", "generate a new password (when auth.password is "
+                                          "empty) and print it")):
+        sub = commands.add_parser(name, help=text)
+        sub.add_argument("--config", help="config file (default: $DEBRIDGE_CONFIG or "
+                                          "./config.json)")
+    hasher = commands.add_parser("hash-password", help="print a hash to put in auth.password")
+    hasher.add_argument("password", nargs="?", help="(prompted for when omitted)")
+    args = parser.parse_args(argv)
+
+    if args.command == "hash-password":
+        print(hash_password(args.password or getpass.getpass("password: ")))
+        return 0
+    path = config_path(args.config)
+    try:
+        settings = load_settings(path)
+    except SettingsError as exc:
+        print(f"debridge: config error: {exc}", file=sys.stderr)
+        return 2
+    configure_logging(settings["server.log_level"])
+    if args.command == "check-config":
+        names = ", ".join(f"{p.name} ({p.type})" for p in settings.providers)
+        print(f"config OK: {settings.source}; providers: {names}")
+        return 0
+    if args.command == "reset-password":
+        if settings["auth.password"]:
+            print("auth.password is set in the config file; change it there", file=sys.stderr)
+            return 2
+        store = open_store(settings.data_dir)
+        print(f"new password for {settings['auth.username']!r}: "
+              f"{reset_generated_password(store)}")
+        store.close()
+        return 0
+    threading.current_thread().name = "main"
+    return serve(settings)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
