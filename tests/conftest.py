@@ -1,0 +1,54 @@
+"""Shared fixtures: an in-process app (Flask test client) backed by the embedded sandbox."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+
+from app import create_app, stop_app
+from core.schema import default_config
+from core.settings import settings_from_mapping
+from tests.helpers import PASSWORD, free_port
+
+
+def make_settings(tmp_path: Path, **sections: dict[str, Any]) -> Any:
+    config = default_config()
+    config["server"]["data_dir"] = str(tmp_path / "data")
+    config["auth"]["password"] = PASSWORD
+    config["downloads"].update(poll_interval_seconds=0.1, folder=str(tmp_path / "downloads"))
+    config["sandbox"].update(port=free_port(), download_seconds=1.0)
+    for section, values in sections.items():
+        if section == "providers":
+            config["providers"] = values
+        else:
+            config[section].update(values)
+    return settings_from_mapping(config, base_dir=tmp_path)
+
+
+@pytest.fixture
+def app(tmp_path: Path) -> Iterator[Flask]:
+    application = create_app(make_settings(tmp_path))
+    try:
+        yield application
+    finally:
+        stop_app(application)
+
+
+@pytest.fixture
+def anonymous(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def qbit(app: Flask) -> FlaskClient:
+    """A test client that has logged in to /api/v2."""
+    client = app.test_client()
+    response = client.post("/api/v2/auth/login",
+                           data={"username": "admin", "password": PASSWORD})
+    assert response.text == "Ok."
+    return client
