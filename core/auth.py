@@ -101,6 +101,9 @@ class Authenticator:
                 log.info("failed login from %s", ip)
             return None
         self.store.clear_login_failures(ip)
+        now = self.clock()
+        self.store.purge_sessions(now - self.policy.session_timeout)
+        self.store.purge_login_failures(now - self.policy.ban_seconds)
         sid = "".join(secrets.choice(SID_ALPHABET) for _ in range(32))
         self.store.create_session(_sid_hash(sid), username, self.clock())
         return sid

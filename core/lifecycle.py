@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import random
-import shutil
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import DuplicateTorrent, ProviderError, ProviderErrorKind
-from core.finalize import Cancelled, Fail, Finalizer, Wait
+from core.finalize import PART_SUFFIX, Cancelled, Fail, Finalizer, Wait
 from core.models import FailureReason, Torrent, TorrentFile, TorrentState
 from core.naming import clean_relpath, folder_candidates
 from core.ports import DebridProvider, RemoteStatus, RemoteTorrent, Store
@@ -55,6 +55,22 @@ class EngineConfig:
     max_parallel_transfers: int = 4
     symlink_timeout: float = 1800.0
     submit_grace: float = 5.0       # wait this long before reconciling an ambiguous add
+
+
+def remove_placed_files(content_dir: Path, files: tuple[TorrentFile, ...]) -> None:
+    """Remove the files Debridge put under content_dir (and their partial copies), then the
+    folders left empty. Anything else a user keeps there stays, as with qBittorrent."""
+    for f in files:
+        for path in (content_dir / f.path, content_dir / (f.path + PART_SUFFIX)):
+            if path.is_symlink() or path.is_file():
+                path.unlink()
+    if not content_dir.is_dir() or content_dir.is_symlink():
+        return
+    folders = sorted((p for p in content_dir.rglob("*") if p.is_dir() and not p.is_symlink()),
+                     key=lambda p: len(p.parts), reverse=True)
+    for folder in [*folders, content_dir]:
+        with contextlib.suppress(OSError):    # not empty: something else lives there
+            folder.rmdir()
 
 
 def backoff(attempts: int, base: float = 1.0) -> float:
@@ -152,14 +168,14 @@ class Lifecycle:
         """The first time the provider lists files: store them and fix the content folder."""
         if torrent.folder or not remote.files:
             return torrent
-        known = {f.path: f for f in torrent.files}
-        files = []
-        for index, rf in enumerate(remote.files):
-            path = clean_relpath(rf.path)
-            previous = known.get(path)
-            files.append(TorrentFile(index=previous.index if previous else index, path=path,
-                                     size=rf.size, selected=rf.selected,
-                                     provider_file_id=rf.id, link=rf.link))
+        known = {f.path: f.index for f in torrent.files}
+        paths = [clean_relpath(rf.path) for rf in remote.files]
+        indexes = [known.get(path) for path in paths]
+        if None in indexes or len(set(indexes)) != len(indexes):
+            indexes = list(range(len(paths)))      # no clean match: the provider's order
+        files = [TorrentFile(index=int(index), path=path, size=rf.size, selected=rf.selected,
+                             provider_file_id=rf.id, link=rf.link)
+                 for index, path, rf in zip(indexes, paths, remote.files, strict=True)]
         self.store.set_files(torrent.id, files)
         name = remote.name if torrent.name == torrent.hash and remote.name else torrent.name
         try:
@@ -247,11 +263,7 @@ class Lifecycle:
     # -- deletion -----------------------------------------------------------------------------
     def _delete(self, torrent: Torrent) -> None:
         if torrent.folder and torrent.delete_files:
-            content = Path(torrent.save_path) / torrent.folder
-            if content.is_dir() and not content.is_symlink():
-                shutil.rmtree(content)
-            elif content.exists() or content.is_symlink():
-                content.unlink()
+            remove_placed_files(Path(torrent.save_path) / torrent.folder, torrent.files)
         remote_id = torrent.provider_torrent_id
         if (remote_id and torrent.delete_remote
                 and torrent.provider in self.providers

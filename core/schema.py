@@ -50,7 +50,8 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("server.host", "str", "127.0.0.1",
             "Address to listen on. Use 0.0.0.0 to accept connections from other machines "
             "(e.g. Sonarr in another container)."),
-    Setting("server.port", "int", 8282, "TCP port for the qBittorrent API, REST API and WebDAV.",
+    Setting("server.port", "int", 8282,
+            "TCP port Debridge listens on (the qBittorrent API is under /api/v2).",
             minimum=1, maximum=65535),
     Setting("server.data_dir", "str", "data",
             "Directory for the database and the sandbox state. Relative paths are relative to "
@@ -61,7 +62,9 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("server.threads", "int", 16,
             "Threads per worker process (each streaming request holds one).",
             minimum=1, maximum=256),
-    Setting("server.log_level", "choice", "info", "Log verbosity.", choices=LOG_LEVELS),
+    Setting("server.log_level", "choice", "info",
+            "How much to log: info shows adds, completions, provider errors and deletions; "
+            "debug shows more.", choices=LOG_LEVELS),
     Setting("auth.username", "str", "admin",
             "Username for the qBittorrent API (what you type into Sonarr/Radarr).",
             check=_username),

@@ -8,6 +8,7 @@ debrid/__init__.py.
 from __future__ import annotations
 
 import logging
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -127,9 +128,18 @@ class HttpClient:
         self.attempts = attempts
         self.max_wait = max_wait
         self._backoff = wait_exponential_jitter(multiplier=0.5, max=max_wait)
-        self.session = session or requests.Session()
-        self.session.headers["Authorization"] = f"Bearer {token}"
-        self.session.headers["User-Agent"] = "Debridge"
+        self._headers = {"Authorization": f"Bearer {token}", "User-Agent": "Debridge"}
+        self._shared = session
+        self._local = threading.local()
+
+    @property
+    def session(self) -> requests.Session:
+        """One requests.Session per thread (Session is not documented as thread-safe)."""
+        session = self._shared or getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+        session.headers.update(self._headers)
+        return session
 
     def request(self, method: str, path: str, *, idempotent: bool,
                 **kwargs: Any) -> requests.Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 
 import requests
@@ -40,11 +41,18 @@ class HttpStream:
 class HttpContentSource:
     """Opens direct links with one pooled requests.Session."""
 
-    def __init__(self, *, connect_timeout: float = 10.0, read_timeout: float = 60.0,
-                 session: requests.Session | None = None) -> None:
+    def __init__(self, *, connect_timeout: float = 10.0, read_timeout: float = 60.0) -> None:
         self.timeout = (connect_timeout, read_timeout)
-        self.session = session or requests.Session()
-        self.session.headers["User-Agent"] = "Debridge"
+        self._local = threading.local()
+
+    @property
+    def session(self) -> requests.Session:
+        """One pooled session per thread: each transfer thread keeps its connections."""
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self._local.session = requests.Session()
+            session.headers["User-Agent"] = "Debridge"
+        return session
 
     def open(self, url: str, offset: int) -> HttpStream:
         headers = {"Range": f"bytes={offset}-"} if offset else {}

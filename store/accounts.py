@@ -105,6 +105,12 @@ class AccountQueries:
                 (ip, 0 if banned else failures, now + ban_seconds if banned else 0.0, now))
             return banned
 
+    def purge_login_failures(self, before: float) -> None:
+        """Forget failures (and ended bans) older than `before`."""
+        with self._tx() as conn:
+            conn.execute("DELETE FROM login_failures WHERE last_failure < ? AND "
+                         "banned_until < ?", (before, before))
+
     def clear_login_failures(self, ip: str) -> None:
         with self._tx() as conn:
             conn.execute("DELETE FROM login_failures WHERE ip = ?", (ip,))

@@ -30,7 +30,8 @@ def test_every_setting_has_help_and_is_documented_in_the_readme() -> None:
     readme = (ROOT / "README.md").read_text()
     for setting in SETTINGS:
         assert len(setting.help) > 20, setting.key
-        assert f"`{setting.key}`" in readme, f"README does not document {setting.key}"
+        row = f"| `{setting.key}` | `{json.dumps(setting.default)}` | {setting.help}"
+        assert row in readme, f"README does not document {setting.key} with its default/help"
     for setting in PROVIDER_SETTINGS:
         assert f"`providers[].{setting.key}`" in readme, setting.key
 

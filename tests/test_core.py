@@ -1,0 +1,185 @@
+"""Pure domain pieces: parsing sources, names on disk, file selection, redaction, deletion."""
+
+from __future__ import annotations
+
+import base64
+import logging
+from pathlib import Path
+
+import pytest
+import torf
+
+from core.errors import InvalidSource, InvalidTorrentFile
+from core.lifecycle import remove_placed_files
+from core.models import TorrentFile
+from core.naming import (
+    category_is_valid,
+    clean_relpath,
+    folder_candidates,
+    folder_for,
+    sanitize_component,
+)
+from core.redact import RedactingFilter, redact
+from core.selection import Candidate, is_extra, select_files
+from core.sources import parse_magnet, parse_torrent_file
+from tests.helpers import make_torrent
+
+HASH = "0123456789abcdef0123456789abcdef01234567"
+
+
+# -- sources ----------------------------------------------------------------------------------
+def test_magnet_hex_base32_name_and_trackers() -> None:
+    source = parse_magnet(f"magnet:?xt=urn:btih:{HASH.upper()}&dn=Some.Show.S01E01&xl=5"
+                          "&tr=http%3A%2F%2Ft.example%2Fannounce")
+    assert (source.hash, source.name) == (HASH, "Some.Show.S01E01")
+    assert source.trackers == ("http://t.example/announce",)
+    b32 = base64.b32encode(bytes.fromhex(HASH)).decode()
+    assert parse_magnet(f"magnet:?xt=urn:btih:{b32}").hash == HASH
+    assert parse_magnet(f"magnet:?xt=urn:btih:{HASH}").name == HASH   # no dn: the hash
+
+
+@pytest.mark.parametrize("uri", [
+    "", "not a url", "http://example.com/file.torrent", "magnet:?dn=no-hash",
+    "magnet:?xt=urn:btih:1234", "magnet:?xt=urn:btih:" + "g" * 40,
+    "magnet:?xt=urn:sha1:" + "a" * 40, "magnet:?xt=urn:btih:" + "a" * 40 + "&dn=" + "x" * 70000,
+])
+def test_bad_magnets_are_refused(uri: str) -> None:
+    with pytest.raises(InvalidSource):
+        parse_magnet(uri)
+
+
+def test_torrent_file_files_and_hash(tmp_path: Path) -> None:
+    data, info_hash = make_torrent(tmp_path, "Pack", {"b/E02.mkv": 20, "a/E01.mkv": 10})
+    source = parse_torrent_file(data, "pack.torrent")
+    assert source.hash == info_hash
+    assert source.torrent_file == data
+    assert [(f.index, f.path, f.size, f.provider_file_id) for f in source.files] == \
+        [(0, "a/E01.mkv", 10, "1"), (1, "b/E02.mkv", 20, "2")]
+    assert source.total_size == 30
+    assert source.magnet.startswith(f"magnet:?xt=urn:btih:{info_hash}")
+
+
+@pytest.mark.parametrize("data", [b"", b"junk", b"d4:infoe", b"de", b"l" * 100000,
+                                  b"d8:announce3:abc4:infod4:name1:xee"])
+def test_invalid_torrent_files(data: bytes) -> None:
+    with pytest.raises(InvalidTorrentFile) as caught:
+        parse_torrent_file(data, "x.torrent")
+    assert caught.value.filename == "x.torrent"
+
+
+def test_hostile_paths_inside_a_torrent_never_escape(tmp_path: Path) -> None:
+    torrent = torf.Torrent()
+    torrent.metainfo["info"].update({
+        "name": "evil", "piece length": 16384, "pieces": b"\0" * 20,
+        "files": [{"length": 10, "path": ["..", "..", "etc", "passwd"]},
+                  {"length": 10, "path": ["/abs", "C:\\x", "ok.mkv"]}]})
+    source = parse_torrent_file(torrent.dump(validate=False), "evil.torrent")
+    paths = [f.path for f in source.files]
+    assert paths == ["etc/passwd", "abs/C_/x/ok.mkv"]     # a backslash separates, too
+    assert all(".." not in p.split("/") and not p.startswith("/") for p in paths)
+
+
+# -- naming -----------------------------------------------------------------------------------
+@pytest.mark.parametrize(("raw", "clean"), [
+    ("Show: The <Movie>?", "Show_ The _Movie__"), ("..", ""), ("  trailing. ", "trailing"),
+    ("CON", "_CON"), ("nul.txt", "_nul.txt"), ("a\x00b\x1fc", "a_b_c"),
+    ("日本語 [1080p] #1 %&", "日本語 [1080p] #1 %&"),
+])
+def test_sanitize_component(raw: str, clean: str) -> None:
+    assert sanitize_component(raw) == clean
+
+
+def test_long_names_keep_their_extension_within_255_bytes() -> None:
+    name = sanitize_component("é" * 300 + ".mkv")
+    assert name.endswith(".mkv")
+    assert len((name + ".debridge-part").encode()) <= 255
+
+
+def test_clean_relpath_and_folders() -> None:
+    assert clean_relpath("/a//b/../c/./d.mkv") == "a/b/c/d.mkv"
+    assert clean_relpath("a\\b\\c.mkv") == "a/b/c.mkv"
+    assert folder_for("Movie.2020.1080p.mkv") == "Movie.2020.1080p"
+    assert folder_for("Show.S01.1080p") == "Show.S01.1080p"
+    assert folder_for("..") == "torrent"
+    assert folder_candidates("A.mkv", HASH)[1] == f"A [{HASH[:8]}]"
+
+
+@pytest.mark.parametrize(("name", "valid"), [
+    ("tv-sonarr", True), ("a/b", True), ("with space", True), ("", False), ("/x", False),
+    ("x/", False), ("a//b", False), ("../up", False), ("a\\b", False), ("x\ny", False),
+])
+def test_category_names(name: str, valid: bool) -> None:
+    assert category_is_valid(name) is valid
+
+
+# -- selection --------------------------------------------------------------------------------
+def _candidates(*paths: str) -> list[Candidate]:
+    return [Candidate(str(i + 1), p, 1000) for i, p in enumerate(paths)]
+
+
+def test_videos_selected_samples_and_extras_left_out() -> None:
+    files = _candidates("Show.S01E01.mkv", "Show.S01E02.mkv", "Sample/sample.mkv",
+                        "Show.S01E01-sample.mkv", "Featurettes/Making.Of.mkv",
+                        "Show.nfo", "Subs/eng.srt", "Sample.Show.S01E03.mp4")
+    assert select_files(files).ids == ("1", "2", "8")
+
+
+def test_extras_detection_by_folder_and_name_end() -> None:
+    assert is_extra("Extras/a.mkv")
+    assert is_extra("Movie.2020.Trailer.mkv")
+    assert not is_extra("Sample.Show.S01E01.mkv")
+    assert not is_extra("Samples.Of.Life.2021.mkv")
+
+
+@pytest.mark.parametrize(("paths", "fragment"), [
+    (("readme.txt", "cover.jpg"), "no video files"),
+    (("Sample/sample.mkv",), "samples or extras"),
+    ((), "reported no files"),
+])
+def test_nothing_selectable_says_why(paths: tuple[str, ...], fragment: str) -> None:
+    choice = select_files(_candidates(*paths))
+    assert choice.ids == ()
+    assert fragment in choice.reason
+
+
+# -- redaction --------------------------------------------------------------------------------
+@pytest.mark.parametrize(("text", "secret"), [
+    ("GET /api/torrents?apikey=abcd1234&x=1", "abcd1234"),
+    ("url http://h/x?token=s3cr3t", "s3cr3t"),
+    ("Authorization: Bearer eyJhbGciOi.J9", "eyJhbGciOi"),
+    ("headers {'Authorization': 'Bearer tok123'}", "tok123"),
+    ("Cookie: SID=abcdefgh", "abcdefgh"),
+    ("password=hunter2 retried", "hunter2"),
+])
+def test_secrets_are_masked(text: str, secret: str) -> None:
+    assert secret not in redact(text)
+
+
+def test_filter_rewrites_records(caplog: pytest.LogCaptureFixture) -> None:
+    logger = logging.getLogger("test.redact")
+    handler = logging.Handler()
+    records: list[logging.LogRecord] = []
+    handler.emit = records.append  # type: ignore[method-assign]
+    handler.addFilter(RedactingFilter())
+    logger.addHandler(handler)
+    try:
+        logger.warning("calling %s", "https://x/y?api_key=topsecret")
+    finally:
+        logger.removeHandler(handler)
+    assert "topsecret" not in records[0].getMessage()
+
+
+# -- deleting only what Debridge placed -------------------------------------------------------
+def test_delete_keeps_files_debridge_did_not_place(tmp_path: Path) -> None:
+    content = tmp_path / "Movie"
+    (content / "Subs").mkdir(parents=True)
+    (content / "Movie.mkv").write_bytes(b"x")
+    (content / "Subs" / "a.srt.debridge-part").write_bytes(b"x")
+    (content / "mine.txt").write_text("the user's own file")
+    files = (TorrentFile(0, "Movie.mkv", 1), TorrentFile(1, "Subs/a.srt", 1))
+    remove_placed_files(content, files)
+    assert sorted(p.name for p in content.rglob("*")) == ["mine.txt"]
+    (content / "mine.txt").unlink()
+    (content / "Movie.mkv").write_bytes(b"x")
+    remove_placed_files(content, files)
+    assert not content.exists()
