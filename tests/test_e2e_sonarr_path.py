@@ -68,6 +68,7 @@ def env(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Env]:
     finally:
         client.auth_log_out()
         server.stop()
+    assert PASSWORD not in server.log()          # secrets never reach the log
 
 
 def _play_the_mount(env: Env, info_hash: str) -> None:

@@ -101,6 +101,11 @@ def test_sigkill_while_downloading_then_restart_completes_everything_once(
         # no duplicate at the provider: one provider torrent per hash
         at_provider = sorted(t["hash"] for t in _provider_torrents(admin))
         assert at_provider == sorted(sizes)
+        # the provider token and the password never reach the logs
+        for log in ("debridge-1.log", "debridge-2.log"):
+            text = (tmp_path / log).read_text()
+            assert "sandbox-token" not in text
+            assert PASSWORD not in text
     finally:
         server.stop()
         sandbox.stop()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime
+from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, Response, jsonify, request
@@ -75,6 +77,21 @@ def _listing(items: list[dict], total: int) -> Response:
     return response
 
 
+def _add(info_hash: str, make_entry: Callable[[Any, float], Any], *,
+         converts: bool = True) -> Response:
+    """Create a torrent from a catalogue entry: 451 if infringing, 509 if slots are full."""
+    sandbox = current()
+    options, state = sandbox.options, sandbox.state
+    with state.lock:
+        entry = make_entry(state.catalogue_entry(info_hash), options.dead_after_seconds)
+        if entry.infringing:
+            raise ApiError(451, 35)
+        _check_slots(sandbox)
+        torrent_id = state.add_torrent(
+            entry, conversion_seconds=options.conversion_seconds if converts else 0.0)
+    return _created(torrent_id)
+
+
 def _created(torrent_id: str) -> Response:
     response = jsonify({"id": torrent_id, "uri": f"{origin()}/rest/1.0/torrents/info/{torrent_id}"})
     response.status_code = 201
@@ -121,16 +138,8 @@ def add_magnet() -> Response:
         magnet = parse_magnet(uri)
     except InvalidMagnetError:
         raise bad_parameter() from None
-    sandbox = current()
-    options, state = sandbox.options, sandbox.state
-    with state.lock:
-        seeded = state.catalogue_entry(magnet.hash)
-        entry = entry_for_magnet(magnet, seeded, options.dead_after_seconds)
-        if entry.infringing:
-            raise ApiError(451, 35)
-        _check_slots(sandbox)
-        torrent_id = state.add_torrent(entry, conversion_seconds=options.conversion_seconds)
-    return _created(torrent_id)
+    return _add(magnet.hash, lambda seeded, dead_after: entry_for_magnet(magnet, seeded,
+                                                                        dead_after))
 
 
 @blueprint.put("/torrents/addTorrent")
@@ -139,17 +148,9 @@ def add_torrent() -> Response:
         meta = parse_torrent_file(request.get_data())
     except InvalidTorrentError:
         raise ApiError(400, 30) from None
-    sandbox = current()
-    options, state = sandbox.options, sandbox.state
-    with state.lock:
-        seeded = state.catalogue_entry(meta.hash)
-        entry = entry_for_upload(meta, seeded, options.dead_after_seconds)
-        if entry.infringing:
-            raise ApiError(451, 35)
-        _check_slots(sandbox)
-        # The upload carries its metadata, so there is nothing to convert.
-        torrent_id = state.add_torrent(entry, conversion_seconds=0.0)
-    return _created(torrent_id)
+    # The upload carries its metadata, so there is nothing to convert.
+    return _add(meta.hash, lambda seeded, dead_after: entry_for_upload(meta, seeded, dead_after),
+                converts=False)
 
 
 def _parse_selection(raw: str, known: list[int]) -> list[int]:

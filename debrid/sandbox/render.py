@@ -102,8 +102,8 @@ def link_filename(torrent: TorrentRecord, file_ids: list[int]) -> str:
     return posixpath.basename(path)
 
 
-def unrestrict_json(record: DownloadRecord, origin: str) -> dict[str, Any]:
-    streamable = record.mime.startswith(("video/", "audio/"))
+def _link_fields(record: DownloadRecord, origin: str) -> dict[str, Any]:
+    """The fields /unrestrict/link and /downloads share."""
     return {
         "id": record.id,
         "filename": record.filename,
@@ -112,21 +112,16 @@ def unrestrict_json(record: DownloadRecord, origin: str) -> dict[str, Any]:
         "link": hoster_link(origin, record.link_id),
         "host": HOST,
         "chunks": CHUNKS,
-        "crc": 1,
-        "download": download_url(origin, record),
-        "streamable": int(streamable),
     }
+
+
+def unrestrict_json(record: DownloadRecord, origin: str) -> dict[str, Any]:
+    # Keys in the order Real-Debrid documents them.
+    streamable = record.mime.startswith(("video/", "audio/"))
+    return {**_link_fields(record, origin), "crc": 1,
+            "download": download_url(origin, record), "streamable": int(streamable)}
 
 
 def download_json(record: DownloadRecord, origin: str) -> dict[str, Any]:
-    return {
-        "id": record.id,
-        "filename": record.filename,
-        "mimeType": record.mime,
-        "filesize": record.filesize,
-        "link": hoster_link(origin, record.link_id),
-        "host": HOST,
-        "chunks": CHUNKS,
-        "download": download_url(origin, record),
-        "generated": js_date(record.generated),
-    }
+    return {**_link_fields(record, origin), "download": download_url(origin, record),
+            "generated": js_date(record.generated)}
