@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -87,8 +88,9 @@ class Library:
         a plain failure and can try another release.
         """
         if options.category and self.store.get_category(options.category) is None:
-            # qBittorrent creates a missing category on add.
-            self.create_category(options.category, "")
+            # qBittorrent creates a missing category on add (another add may be faster).
+            with contextlib.suppress(CategoryExists):
+                self.create_category(options.category, "")
         save_path = self.save_path_for(options.category, options.save_path)
         added: list[Torrent] = []
         for source in sources:
