@@ -28,6 +28,7 @@ from core.finalize import Finalizer
 from core.library import Library
 from core.lifecycle import EngineConfig, Lifecycle
 from core.links import LinkResolver
+from core.preferences import Preferences
 from core.redact import RedactingFilter
 from core.services import EXTENSION_KEY, Services
 from core.settings import Settings, SettingsError, config_path, load_settings, replace_provider
@@ -118,7 +119,9 @@ def create_app(settings: Settings, *, start_background: bool = True) -> Flask:
                           poll_interval=settings["downloads.poll_interval_seconds"],
                           max_parallel_transfers=settings["downloads.max_parallel_transfers"],
                           symlink_timeout=settings["downloads.symlink_timeout_seconds"])
-    engine = Engine(store, Lifecycle(store, providers, finalizer, config),
+    preferences = Preferences(store)
+    engine = Engine(store, Lifecycle(store, providers, finalizer, config,
+                                     active_limit=preferences.active_download_limit),
                     transfer_threads=config.max_parallel_transfers,
                     download_action=action == "download")
     library = Library(store, downloads_folder=settings.downloads_folder,

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import errno
 import logging
 import os
 import threading
@@ -12,12 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import LinkExpired, ProviderError, ProviderErrorKind
+from core.layout import PART_SUFFIX, content_dir, target_of
 from core.links import LinkResolver
 from core.models import FailureReason, Torrent, TorrentFile, TorrentState
 from core.ports import ContentSource, ContentStream, Store
 
 log = logging.getLogger(__name__)
-PART_SUFFIX = ".debridge-part"   # files keep this suffix until every byte is written
 CHUNK_BYTES = 1 << 20
 PROVIDER_SHARE = 0.9             # the provider's part of reported progress (see lifecycle)
 LOCAL_SHARE = 0.09               # the local step never reports 100 % before it is done
@@ -67,7 +66,7 @@ class _Meter:
                                   progress=PROVIDER_SHARE + LOCAL_SHARE * self.done / self.total)
         current = self.store.get_torrent(self.torrent.id)
         if (self.stopping.is_set() or current is None or current.paused
-                or current.state is not TorrentState.FINALIZING):
+                or current.layout_dirty or current.state is not TorrentState.FINALIZING):
             raise Cancelled(self.torrent.hash)
 
 
@@ -87,10 +86,13 @@ class Finalizer:
         self.stopping = threading.Event()
 
     def run(self, torrent: Torrent) -> Outcome:
-        content_dir = Path(torrent.save_path) / torrent.folder
+        root = content_dir(torrent)
+        if torrent.placed_root != str(root):
+            # New placements go under the current folder (sync_layout moved older ones).
+            self.store.update_torrent(torrent.id, placed_root=str(root))
         if self.action == "symlink":
-            return self._symlink(torrent, content_dir)
-        return self._download(torrent, content_dir)
+            return self._symlink(torrent, root)
+        return self._download(torrent, root)
 
     # -- download -----------------------------------------------------------------------------
     def _download(self, torrent: Torrent, content_dir: Path) -> Outcome:
@@ -100,9 +102,11 @@ class Finalizer:
         for f in selected:
             if f.done:
                 continue
-            target = _inside(content_dir, f.path)
+            target = target_of(torrent, f)
             target.parent.mkdir(parents=True, exist_ok=True)
             part = target.with_name(target.name + PART_SUFFIX)
+            if f.placed != f.path:
+                self.store.update_file(torrent.id, f.index, placed=f.path)
             self._fetch(torrent, f, part, meter)
             os.replace(part, target)
             self.store.update_file(torrent.id, f.index, done=True)
@@ -155,18 +159,19 @@ class Finalizer:
         for f in selected:
             if f.done:
                 continue
-            source = self.mount_path / "__all__" / torrent.folder / f.path
+            # The mount shows the provider's layout: the stable folder and provider paths.
+            source = self.mount_path / "__all__" / torrent.folder / f.source_path
             if not _readable(source, f.size):
                 waiting.append(str(source))
                 continue
-            link = _inside(content_dir, f.path)
+            link = target_of(torrent, f)
             link.parent.mkdir(parents=True, exist_ok=True)
             temporary = link.with_name(link.name + PART_SUFFIX)
             if temporary.is_symlink() or temporary.exists():
                 temporary.unlink()
             os.symlink(source, temporary)
             os.replace(temporary, link)
-            self.store.update_file(torrent.id, f.index, done=True)
+            self.store.update_file(torrent.id, f.index, done=True, placed=f.path)
         if not waiting:
             return self._complete(torrent, content_dir)
         linked = len(selected) - len(waiting)
@@ -181,7 +186,7 @@ class Finalizer:
     def _complete(self, torrent: Torrent, content_dir: Path) -> Outcome:
         """Completed only when every selected file is really there and opens."""
         for f in self.store.files_of(torrent.id):
-            if f.selected and not _readable(content_dir / f.path, f.size):
+            if f.selected and not _readable(target_of(torrent, f), f.size):
                 self.store.update_file(torrent.id, f.index, done=False)
                 return Wait(0.5)
         now = self.clock()
@@ -190,14 +195,6 @@ class Finalizer:
                                  last_activity=int(now), message="", attempts=0):
             log.info("torrent %s (%s) completed at %s", torrent.hash, torrent.name, content_dir)
         return None
-
-
-def _inside(content_dir: Path, relpath: str) -> Path:
-    """content_dir/relpath, refusing anything that would land outside content_dir."""
-    target = content_dir / relpath
-    if not os.path.normpath(target).startswith(os.path.normpath(content_dir) + os.sep):
-        raise OSError(errno.EINVAL, "file path escapes the torrent folder", relpath)
-    return target
 
 
 def _readable(path: Path, size: int) -> bool:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import random
 import time
@@ -11,7 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from core.errors import DuplicateTorrent, ProviderError, ProviderErrorKind
-from core.finalize import PART_SUFFIX, Cancelled, Fail, Finalizer, Wait
+from core.finalize import Cancelled, Fail, Finalizer, Wait
+from core.layout import remove_placed_files, sync_layout
 from core.models import FailureReason, Torrent, TorrentFile, TorrentState
 from core.naming import clean_relpath, folder_candidates
 from core.ports import DebridProvider, RemoteStatus, RemoteTorrent, Store
@@ -57,22 +57,6 @@ class EngineConfig:
     submit_grace: float = 5.0       # wait this long before reconciling an ambiguous add
 
 
-def remove_placed_files(content_dir: Path, files: tuple[TorrentFile, ...]) -> None:
-    """Remove the files Debridge put under content_dir (and their partial copies), then the
-    folders left empty. Anything else a user keeps there stays, as with qBittorrent."""
-    for f in files:
-        for path in (content_dir / f.path, content_dir / (f.path + PART_SUFFIX)):
-            if path.is_symlink() or path.is_file():
-                path.unlink()
-    if not content_dir.is_dir() or content_dir.is_symlink():
-        return
-    folders = sorted((p for p in content_dir.rglob("*") if p.is_dir() and not p.is_symlink()),
-                     key=lambda p: len(p.parts), reverse=True)
-    for folder in [*folders, content_dir]:
-        with contextlib.suppress(OSError):    # not empty: something else lives there
-            folder.rmdir()
-
-
 def backoff(attempts: int, base: float = 1.0) -> float:
     """Exponential backoff with jitter, capped."""
     return min(MAX_BACKOFF_SECONDS, base * 2 ** min(attempts, 12)) * random.uniform(0.8, 1.2)
@@ -83,17 +67,28 @@ class Lifecycle:
 
     def __init__(self, store: Store, providers: Mapping[str, DebridProvider],
                  finalizer: Finalizer, config: EngineConfig,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 active_limit: Callable[[], int | None] = lambda: None) -> None:
         self.store = store
         self.providers = providers
         self.finalizer = finalizer
         self.config = config
         self.clock = clock
+        self.active_limit = active_limit   # qBittorrent's queueing: torrents at the provider
 
     def advance(self, torrent_id: int) -> None:
         torrent = self.store.get_torrent(torrent_id, with_files=True)
         if torrent is None:
             return
+        if torrent.layout_dirty and torrent.state is not S.DELETING:
+            try:
+                sync_layout(self.store, torrent)
+            except OSError as exc:
+                self._local_failed(torrent, exc)
+                return
+            torrent = self.store.get_torrent(torrent_id, with_files=True) or torrent
+            if torrent.state in (S.COMPLETED, S.FAILED):
+                return
         if torrent.provider not in self.providers and torrent.state is not S.DELETING:
             self._retry_later(torrent, f"provider {torrent.provider!r} is not configured")
             return
@@ -113,6 +108,12 @@ class Lifecycle:
 
     # -- submission ---------------------------------------------------------------------------
     def _submit(self, torrent: Torrent) -> None:
+        limit = self.active_limit()
+        if limit is not None and not torrent.force_start and \
+                self.store.active_at_provider() + self.store.queue_ahead(torrent) >= limit:
+            # Queueing is on and the active slots are taken: wait for one, in queue order.
+            self.store.update_torrent(torrent.id, next_check_at=self.clock() + 1.0)
+            return
         if not self.store.transition(torrent.id, [S.QUEUED], S.SUBMITTING, self.clock()):
             return
         self._send_add(torrent)
@@ -262,8 +263,8 @@ class Lifecycle:
 
     # -- deletion -----------------------------------------------------------------------------
     def _delete(self, torrent: Torrent) -> None:
-        if torrent.folder and torrent.delete_files:
-            remove_placed_files(Path(torrent.save_path) / torrent.folder, torrent.files)
+        if torrent.delete_files:
+            remove_placed_files(torrent)
         remote_id = torrent.provider_torrent_id
         if (remote_id and torrent.delete_remote
                 and torrent.provider in self.providers

@@ -55,6 +55,13 @@ class TorrentFile:
     provider_file_id: str = ""
     link: str = ""
     done: bool = False
+    placed: str = ""          # where its bytes are, under the torrent's placed_root ("": none)
+    remote_path: str = ""     # the provider's path (the mount's layout); "" = same as path
+    priority: int = -1        # a client's file priority (qBittorrent's 0/1/6/7); -1 = auto
+
+    @property
+    def source_path(self) -> str:
+        return self.remote_path or self.path
 
 
 @dataclass(frozen=True)
@@ -92,12 +99,29 @@ class Torrent:
     attempts: int = 0
     delete_files: bool = False
     delete_remote: bool = False
+    queue_position: int = 0
+    force_start: bool = False
+    seq_dl: bool = False
+    first_last_piece_prio: bool = False
+    super_seeding: bool = False
+    auto_tmm: bool = False
+    dl_limit: int = 0
+    up_limit: int = 0
+    inactive_seeding_time_limit: int = -2
+    content_folder: str = ""     # local folder name under save_path ("" = folder)
+    layout_dirty: bool = False   # files on disk must be moved to match the store
+    placed_root: str = ""        # the folder every placed file is under
+    rev: int = 0
     files: tuple[TorrentFile, ...] = field(default=())
 
     @property
+    def local_folder(self) -> str:
+        return self.content_folder or self.folder
+
+    @property
     def content_path(self) -> str:
-        """save_path/<folder>; empty while the folder is not known (no metadata)."""
-        return f"{self.save_path}/{self.folder}" if self.folder else ""
+        """save_path/<local folder>; empty while the folder is not known (no metadata)."""
+        return f"{self.save_path}/{self.local_folder}" if self.local_folder else ""
 
     @property
     def has_metadata(self) -> bool:
@@ -130,3 +154,5 @@ class NewTorrent:
     ratio_limit: float
     seeding_time_limit: int
     provider: str
+    inactive_seeding_time_limit: int = -2
+    force_start: bool = False

@@ -91,6 +91,53 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (provider, source)
         ) WITHOUT ROWID""",
     ),
+    (
+        # A revision counter bumped by every change a client can see, so sync/maindata can
+        # answer "what changed since rid N" from the store (across workers and restarts).
+        "CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
+        "INSERT INTO counters (name, value) VALUES ('revision', 1)",
+        "ALTER TABLE torrents ADD COLUMN rev INTEGER NOT NULL DEFAULT 1",
+        "CREATE INDEX torrents_rev ON torrents(rev)",
+        "ALTER TABLE categories ADD COLUMN rev INTEGER NOT NULL DEFAULT 1",
+        "ALTER TABLE tags ADD COLUMN rev INTEGER NOT NULL DEFAULT 1",
+        """CREATE TABLE tombstones (
+            kind TEXT NOT NULL,
+            name TEXT NOT NULL,
+            rev INTEGER NOT NULL
+        )""",
+        "CREATE INDEX tombstones_rev ON tombstones(rev)",
+        # qBittorrent's per-torrent knobs, kept and echoed.
+        "ALTER TABLE torrents ADD COLUMN queue_position INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE torrents ADD COLUMN force_start INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE torrents ADD COLUMN seq_dl INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE torrents ADD COLUMN first_last_piece_prio INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE torrents ADD COLUMN super_seeding INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE torrents ADD COLUMN auto_tmm INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE torrents ADD COLUMN dl_limit INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE torrents ADD COLUMN up_limit INTEGER NOT NULL DEFAULT 0",
+        "ALTER TABLE torrents ADD COLUMN inactive_seeding_time_limit INTEGER NOT NULL DEFAULT -2",
+        # Local layout: content_folder (renamable; '' = folder) under save_path; layout_dirty
+        # asks the engine to move what is on disk to the layout the store describes.
+        "ALTER TABLE torrents ADD COLUMN content_folder TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE torrents ADD COLUMN layout_dirty INTEGER NOT NULL DEFAULT 0",
+        # every placed file of a torrent lives under placed_root (moved together)
+        "ALTER TABLE torrents ADD COLUMN placed_root TEXT NOT NULL DEFAULT ''",
+        # files: where each file was placed (relative to placed_root), its path at the
+        # provider (the mount's layout), and a client's priority (-1: Debridge chooses).
+        "ALTER TABLE files ADD COLUMN placed TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE files ADD COLUMN remote_path TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE files ADD COLUMN priority INTEGER NOT NULL DEFAULT -1",
+        "UPDATE files SET remote_path = path",
+        "UPDATE files SET placed = path WHERE done = 1",
+        "UPDATE torrents SET placed_root = save_path || '/' || folder WHERE folder != '' AND "
+        "id IN (SELECT torrent_id FROM files WHERE done = 1)",
+        """CREATE TABLE log_entries (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            time INTEGER NOT NULL,
+            type INTEGER NOT NULL,
+            message TEXT NOT NULL
+        )""",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -1,10 +1,11 @@
-"""Torrent and file queries (a mixin of SqliteStore)."""
+"""Torrent and file queries (a mixin of SqliteStore). Every change bumps the revision."""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
+from dataclasses import replace
 from typing import Any
 
 from core.errors import DuplicateTorrent
@@ -16,17 +17,26 @@ UPDATABLE = frozenset({
     "name", "category", "save_path", "folder", "provider_torrent_id", "paused", "progress",
     "size", "total_size", "speed", "seeders", "reason", "message", "ratio_limit",
     "seeding_time_limit", "completion_on", "last_activity", "next_check_at", "attempts",
-    "delete_files", "delete_remote", "trackers",
+    "delete_files", "delete_remote", "trackers", "queue_position", "force_start", "seq_dl",
+    "first_last_piece_prio", "super_seeding", "auto_tmm", "dl_limit", "up_limit",
+    "inactive_seeding_time_limit", "content_folder", "layout_dirty", "placed_root",
 })
-FILE_UPDATABLE = frozenset({"selected", "provider_file_id", "link", "done", "path", "size"})
+# Written by the engine on its own schedule; clients see them through sync deltas anyway.
+QUIET = frozenset({"next_check_at", "attempts"})
+FILE_UPDATABLE = frozenset({"selected", "provider_file_id", "link", "done", "path", "size",
+                            "placed", "remote_path", "priority"})
 TORRENT_COLUMNS = (
     "id, hash, name, state, category, save_path, folder, magnet, torrent_file IS NOT NULL AS "
     "has_torrent_file, trackers, provider, provider_torrent_id, paused, progress, size, "
     "total_size, speed, seeders, reason, message, ratio_limit, seeding_time_limit, added_on, "
     "completion_on, last_activity, state_since, next_check_at, attempts, delete_files, "
-    "delete_remote"
+    "delete_remote, queue_position, force_start, seq_dl, first_last_piece_prio, "
+    "super_seeding, auto_tmm, dl_limit, up_limit, inactive_seeding_time_limit, "
+    "content_folder, layout_dirty, placed_root, rev"
 )
-CHUNK = 500  # SQLite's variable limit is far above this; keeps IN lists small
+CHUNK = 500  # keeps IN lists well under SQLite's variable limit
+DUE = (f"(state IN {ACTIVE} AND (paused = 0 OR state = 'deleting')) "
+       "OR (layout_dirty = 1 AND state != 'deleting')")
 
 
 def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
@@ -34,29 +44,30 @@ def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
         yield items[start:start + size]
 
 
+def bump(conn: sqlite3.Connection) -> int:
+    """The next revision (inside the caller's transaction)."""
+    row = conn.execute("UPDATE counters SET value = value + 1 WHERE name = 'revision' "
+                       "RETURNING value").fetchone()
+    return int(row[0])
+
+
 def _file(row: sqlite3.Row) -> TorrentFile:
     return TorrentFile(index=row["idx"], path=row["path"], size=row["size"],
                        selected=bool(row["selected"]), provider_file_id=row["provider_file_id"],
-                       link=row["link"], done=bool(row["done"]))
+                       link=row["link"], done=bool(row["done"]), placed=row["placed"],
+                       remote_path=row["remote_path"], priority=row["priority"])
 
 
 def _torrent(row: sqlite3.Row, tags: tuple[str, ...],
              files: tuple[TorrentFile, ...] = ()) -> Torrent:
-    return Torrent(
-        id=row["id"], hash=row["hash"], name=row["name"], state=TorrentState(row["state"]),
-        category=row["category"], tags=tags, save_path=row["save_path"], folder=row["folder"],
-        magnet=row["magnet"], has_torrent_file=bool(row["has_torrent_file"]),
-        trackers=tuple(t for t in row["trackers"].split("\n") if t),
-        provider=row["provider"], provider_torrent_id=row["provider_torrent_id"],
-        paused=bool(row["paused"]), progress=row["progress"], size=row["size"],
-        total_size=row["total_size"], speed=row["speed"], seeders=row["seeders"],
-        reason=row["reason"], message=row["message"], ratio_limit=row["ratio_limit"],
-        seeding_time_limit=row["seeding_time_limit"], added_on=row["added_on"],
-        completion_on=row["completion_on"], last_activity=row["last_activity"],
-        state_since=row["state_since"], next_check_at=row["next_check_at"],
-        attempts=row["attempts"], delete_files=bool(row["delete_files"]),
-        delete_remote=bool(row["delete_remote"]), files=files,
-    )
+    values = {key: row[key] for key in row.keys()}  # noqa: SIM118 - sqlite3.Row
+    for flag in ("has_torrent_file", "paused", "delete_files", "delete_remote", "force_start",
+                 "seq_dl", "first_last_piece_prio", "super_seeding", "auto_tmm",
+                 "layout_dirty"):
+        values[flag] = bool(values[flag])
+    values["state"] = TorrentState(values["state"])
+    values["trackers"] = tuple(t for t in values["trackers"].split("\n") if t)
+    return Torrent(**values, tags=tags, files=files)
 
 
 class TorrentQueries:
@@ -72,18 +83,23 @@ class TorrentQueries:
         """Insert a queued torrent with its known files and tags; DuplicateTorrent if live."""
         try:
             with self._tx() as conn:
+                rev = bump(conn)
+                position = conn.execute("SELECT COALESCE(MAX(queue_position), 0) + 1 FROM "
+                                        "torrents").fetchone()[0]
                 cur = conn.execute(
                     "INSERT INTO torrents (hash, name, state, category, save_path, magnet, "
                     "torrent_file, trackers, provider, paused, total_size, size, ratio_limit, "
-                    "seeding_time_limit, added_on, last_activity, state_since, next_check_at) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0)",
+                    "seeding_time_limit, added_on, last_activity, state_since, next_check_at, "
+                    "rev, queue_position, inactive_seeding_time_limit, force_start) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0,?,?,?,?)",
                     (new.hash, new.name, TorrentState.QUEUED.value, new.category, new.save_path,
                      new.magnet, new.torrent_file, "\n".join(new.trackers), new.provider,
                      int(new.paused), new.total_size, 0, new.ratio_limit,
-                     new.seeding_time_limit, int(now), int(now), now))
+                     new.seeding_time_limit, int(now), int(now), now, rev, position,
+                     new.inactive_seeding_time_limit, int(new.force_start)))
                 torrent_id = int(cur.lastrowid or 0)
                 self._insert_files(conn, torrent_id, new.files)
-                self._insert_tags(conn, torrent_id, new.tags)
+                self._insert_tags(conn, torrent_id, new.tags, rev)
         except sqlite3.IntegrityError as exc:
             raise DuplicateTorrent(new.hash) from exc
         created = self.get_torrent(torrent_id, with_files=True)
@@ -95,14 +111,16 @@ class TorrentQueries:
                       files: Iterable[TorrentFile]) -> None:
         conn.executemany(
             "INSERT INTO files (torrent_id, idx, path, size, selected, provider_file_id, link, "
-            "done) VALUES (?,?,?,?,?,?,?,?)",
+            "done, placed, remote_path, priority) VALUES (?,?,?,?,?,?,?,?,?,?,?)",
             [(torrent_id, f.index, f.path, f.size, int(f.selected), f.provider_file_id, f.link,
-              int(f.done)) for f in files])
+              int(f.done), f.placed, f.remote_path or f.path, f.priority) for f in files])
 
     @staticmethod
-    def _insert_tags(conn: sqlite3.Connection, torrent_id: int, tags: Iterable[str]) -> None:
+    def _insert_tags(conn: sqlite3.Connection, torrent_id: int, tags: Iterable[str],
+                     rev: int) -> None:
         tags = list(tags)
-        conn.executemany("INSERT OR IGNORE INTO tags (name) VALUES (?)", [(t,) for t in tags])
+        conn.executemany("INSERT OR IGNORE INTO tags (name, rev) VALUES (?, ?)",
+                         [(t, rev) for t in tags])
         conn.executemany("INSERT OR IGNORE INTO torrent_tags (torrent_id, tag) VALUES (?,?)",
                          [(torrent_id, t) for t in tags])
 
@@ -116,13 +134,21 @@ class TorrentQueries:
                 found.setdefault(row[0], []).append(row[1])
         return {k: tuple(v) for k, v in found.items()}
 
+    def _rows(self, where: str, args: Sequence[Any], order: str = "id") -> list[Torrent]:
+        rows = self._read().execute(
+            f"SELECT {TORRENT_COLUMNS} FROM torrents WHERE {where} ORDER BY {order}",  # noqa: S608
+            args).fetchall()
+        tags = self._tags_for([r["id"] for r in rows])
+        return [_torrent(r, tags.get(r["id"], ())) for r in rows]
+
     def _one(self, where: str, args: tuple[Any, ...], with_files: bool) -> Torrent | None:
-        row = self._read().execute(
-            f"SELECT {TORRENT_COLUMNS} FROM torrents WHERE {where}", args).fetchone()  # noqa: S608
-        if row is None:
+        found = self._rows(where, args)
+        if not found:
             return None
-        files = tuple(self.files_of(row["id"])) if with_files else ()
-        return _torrent(row, self._tags_for([row["id"]]).get(row["id"], ()), files)
+        torrent = found[0]
+        if with_files:
+            torrent = _torrent_with_files(torrent, tuple(self.files_of(torrent.id)))
+        return torrent
 
     def get_torrent(self, torrent_id: int, *, with_files: bool = False) -> Torrent | None:
         return self._one("id = ?", (torrent_id,), with_files)
@@ -138,26 +164,23 @@ class TorrentQueries:
         if category is not None:
             where.append("category = ?")
             args.append(category)
-        rows: list[sqlite3.Row] = []
-        sql = f"SELECT {TORRENT_COLUMNS} FROM torrents WHERE "  # noqa: S608
-        if hashes is not None:
-            wanted = sorted({h.lower() for h in hashes})
-            for part in _chunks(wanted):
-                clause = " AND ".join([*where, f"hash IN ({','.join('?' * len(part))})"])
-                rows += self._read().execute(sql + clause, [*args, *part]).fetchall()
-            rows.sort(key=lambda r: r["id"])
-        else:
-            rows = self._read().execute(sql + " AND ".join(where) + " ORDER BY id",
-                                        args).fetchall()
-        tags = self._tags_for([r["id"] for r in rows])
-        return [_torrent(r, tags.get(r["id"], ())) for r in rows]
+        if hashes is None:
+            return self._rows(" AND ".join(where), args)
+        found: list[Torrent] = []
+        for part in _chunks(sorted({h.lower() for h in hashes})):
+            clause = " AND ".join([*where, f"hash IN ({','.join('?' * len(part))})"])
+            found += self._rows(clause, [*args, *part])
+        return sorted(found, key=lambda t: t.id)
+
+    def torrents_changed_since(self, rev: int) -> list[Torrent]:
+        return self._rows("rev > ? AND state != 'deleting'", (rev,))
 
     def files_of(self, torrent_id: int) -> list[TorrentFile]:
         return [_file(r) for r in self._read().execute(
             "SELECT * FROM files WHERE torrent_id = ? ORDER BY idx", (torrent_id,))]
 
     @staticmethod
-    def _assignments(fields: dict[str, Any]) -> tuple[str, list[Any]]:
+    def _assignments(fields: dict[str, Any]) -> tuple[list[str], list[Any]]:
         unknown = set(fields) - UPDATABLE
         if unknown:
             raise ValueError(f"not updatable: {sorted(unknown)}")
@@ -168,27 +191,36 @@ class TorrentQueries:
             else:
                 parts.append(f"{name} = ?")
             args.append(int(value) if isinstance(value, bool) else value)
-        return ", ".join(parts), args
+        return parts, args
+
+    def _update(self, conn: sqlite3.Connection, where: str, where_args: Sequence[Any],
+                fields: dict[str, Any]) -> int:
+        parts, args = self._assignments(fields)
+        if not set(fields) <= QUIET:
+            parts.append("rev = ?")
+            args.append(bump(conn))
+        if not parts:
+            return 0
+        return conn.execute(f"UPDATE torrents SET {', '.join(parts)} WHERE {where}",  # noqa: S608
+                            [*args, *where_args]).rowcount
 
     def update_torrent(self, torrent_id: int, **fields: Any) -> None:
-        if not fields:
-            return
-        assignments, args = self._assignments(fields)
-        with self._tx() as conn:
-            conn.execute(f"UPDATE torrents SET {assignments} WHERE id = ?",  # noqa: S608
-                         [*args, torrent_id])
+        if fields:
+            with self._tx() as conn:
+                self._update(conn, "id = ?", (torrent_id,), fields)
 
     def transition(self, torrent_id: int, from_states: Iterable[TorrentState],
                    to_state: TorrentState, now: float, **fields: Any) -> bool:
         """Move to `to_state` only if the torrent is in one of `from_states` (compare-and-set)."""
         allowed = [s.value for s in from_states]
-        assignments, args = self._assignments(fields)
-        sets = "state = ?, state_since = ?" + (", " + assignments if assignments else "")
         with self._tx() as conn:
+            parts, args = self._assignments(fields)
+            parts += ["state = ?", "state_since = ?", "rev = ?"]
+            args += [to_state.value, now, bump(conn)]
             cur = conn.execute(
-                f"UPDATE torrents SET {sets} WHERE id = ? "  # noqa: S608
+                f"UPDATE torrents SET {', '.join(parts)} WHERE id = ? "  # noqa: S608
                 f"AND state IN ({','.join('?' * len(allowed))})",
-                [to_state.value, now, *args, torrent_id, *allowed])
+                [*args, torrent_id, *allowed])
             return cur.rowcount == 1
 
     def torrent_file_of(self, torrent_id: int) -> bytes | None:
@@ -202,6 +234,7 @@ class TorrentQueries:
         with self._tx() as conn:
             conn.execute("DELETE FROM files WHERE torrent_id = ?", (torrent_id,))
             self._insert_files(conn, torrent_id, files)
+            self._update(conn, "id = ?", (torrent_id,), {})
 
     def update_file(self, torrent_id: int, index: int, **fields: Any) -> None:
         unknown = set(fields) - FILE_UPDATABLE
@@ -212,39 +245,41 @@ class TorrentQueries:
         with self._tx() as conn:
             conn.execute(f"UPDATE files SET {sets} WHERE torrent_id = ? AND idx = ?",  # noqa: S608
                          [*args, torrent_id, index])
+            self._update(conn, "id = ?", (torrent_id,), {})
 
     def claim_folder(self, torrent_id: int, candidates: Sequence[str]) -> str:
         """Give the torrent the first candidate folder name no other live torrent holds."""
         for name in candidates:
             try:
                 with self._tx() as conn:
-                    conn.execute("UPDATE torrents SET folder = ? WHERE id = ?", (name, torrent_id))
+                    self._update(conn, "id = ?", (torrent_id,), {"folder": name})
                 return name
             except sqlite3.IntegrityError:
                 continue
         raise DuplicateTorrent(f"no free folder name among {list(candidates)}")
 
     def due_torrents(self, now: float, limit: int) -> list[Torrent]:
-        """Torrents the engine should look at now: active, not paused (deletions always)."""
-        rows = self._read().execute(
-            f"SELECT {TORRENT_COLUMNS} FROM torrents WHERE state IN {ACTIVE} "  # noqa: S608
-            "AND next_check_at <= ? AND (paused = 0 OR state = 'deleting') "
-            "ORDER BY next_check_at LIMIT ?", (now, limit)).fetchall()
-        tags = self._tags_for([r["id"] for r in rows])
-        return [_torrent(r, tags.get(r["id"], ())) for r in rows]
+        """Torrents the engine should look at now: active and not paused (deletions and
+        pending moves always)."""
+        return self._rows(f"({DUE}) AND next_check_at <= ?", (now,),
+                          order=f"next_check_at LIMIT {int(limit)}")
 
     def next_due_at(self, exclude: Iterable[int] = ()) -> float | None:
         """When the engine next has something to do, ignoring torrents it is already on."""
         ids = list(exclude)
         skip = f" AND id NOT IN ({','.join('?' * len(ids))})" if ids else ""
         row = self._read().execute(
-            f"SELECT MIN(next_check_at) FROM torrents WHERE state IN {ACTIVE} "  # noqa: S608
-            f"AND (paused = 0 OR state = 'deleting'){skip}", ids).fetchone()
+            f"SELECT MIN(next_check_at) FROM torrents WHERE ({DUE}){skip}",  # noqa: S608
+            ids).fetchone()
         return None if row[0] is None else float(row[0])
 
     def delete_torrent_row(self, torrent_id: int) -> None:
         with self._tx() as conn:
+            row = conn.execute("SELECT hash FROM torrents WHERE id = ?", (torrent_id,)).fetchone()
             conn.execute("DELETE FROM torrents WHERE id = ?", (torrent_id,))
+            if row is not None:
+                conn.execute("INSERT INTO tombstones (kind, name, rev) VALUES ('torrent', ?, ?)",
+                             (row[0], bump(conn)))
 
     def provider_id_users(self, provider: str, provider_torrent_id: str) -> int:
         """How many entries (any state) use this provider torrent."""
@@ -255,9 +290,28 @@ class TorrentQueries:
 
     def set_tags(self, torrent_id: int, tags: Iterable[str]) -> None:
         with self._tx() as conn:
+            rev = bump(conn)
             conn.execute("DELETE FROM torrent_tags WHERE torrent_id = ?", (torrent_id,))
-            self._insert_tags(conn, torrent_id, tags)
+            self._insert_tags(conn, torrent_id, tags, rev)
+            conn.execute("UPDATE torrents SET rev = ? WHERE id = ?", (rev, torrent_id))
 
     def count_torrents(self) -> int:
         return int(self._read().execute(
             "SELECT COUNT(*) FROM torrents WHERE state != 'deleting'").fetchone()[0])
+
+    def active_at_provider(self) -> int:
+        """Torrents holding a provider slot (sent, not yet finished there)."""
+        return int(self._read().execute(
+            "SELECT COUNT(*) FROM torrents WHERE state IN ('submitting', 'resolving', "
+            "'downloading') AND paused = 0").fetchone()[0])
+
+    def queue_ahead(self, torrent: Torrent) -> int:
+        """Queued (unpaused) torrents that come before this one in the queue."""
+        return int(self._read().execute(
+            "SELECT COUNT(*) FROM torrents WHERE state = 'queued' AND paused = 0 AND "
+            "force_start = 0 AND (queue_position < ? OR (queue_position = ? AND id < ?))",
+            (torrent.queue_position, torrent.queue_position, torrent.id)).fetchone()[0])
+
+
+def _torrent_with_files(torrent: Torrent, files: tuple[TorrentFile, ...]) -> Torrent:
+    return replace(torrent, files=files)

@@ -10,8 +10,8 @@ import pytest
 import torf
 
 from core.errors import InvalidSource, InvalidTorrentFile
-from core.lifecycle import remove_placed_files
-from core.models import TorrentFile
+from core.layout import remove_placed_files
+from core.models import Torrent, TorrentFile, TorrentState
 from core.naming import (
     category_is_valid,
     clean_relpath,
@@ -176,10 +176,16 @@ def test_delete_keeps_files_debridge_did_not_place(tmp_path: Path) -> None:
     (content / "Movie.mkv").write_bytes(b"x")
     (content / "Subs" / "a.srt.debridge-part").write_bytes(b"x")
     (content / "mine.txt").write_text("the user's own file")
-    files = (TorrentFile(0, "Movie.mkv", 1), TorrentFile(1, "Subs/a.srt", 1))
-    remove_placed_files(content, files)
+    files = (TorrentFile(0, "Movie.mkv", 1, placed="Movie.mkv"),
+             TorrentFile(1, "Subs/a.srt", 1, placed="Subs/a.srt"))
+    torrent = Torrent(id=1, hash="a" * 40, name="Movie", state=TorrentState.COMPLETED,
+                      save_path=str(tmp_path), folder="Movie", placed_root=str(content),
+                      files=files)
+    remove_placed_files(torrent)
     assert sorted(p.name for p in content.rglob("*")) == ["mine.txt"]
+    assert tmp_path.exists()                  # never above the torrent's folder
     (content / "mine.txt").unlink()
     (content / "Movie.mkv").write_bytes(b"x")
-    remove_placed_files(content, files)
+    remove_placed_files(torrent)
     assert not content.exists()
+    assert tmp_path.exists()
