@@ -7,6 +7,7 @@ import getpass
 import logging
 import logging.config
 import os
+import signal
 import sys
 import threading
 from dataclasses import dataclass, field
@@ -35,11 +36,16 @@ from core.settings import Settings, SettingsError, config_path, load_settings, r
 from debrid import build_provider
 from debrid.cdn import HttpContentSource
 from debrid.sandbox import SandboxOptions, SandboxServer
+from qbit_compat.app_routes import SHUTDOWN_KEY
+from store.logsink import StoreLogSink
 from store.sqlite import SqliteStore, open_store
 
 log = logging.getLogger("debridge")
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
 SANDBOX_STATE = "sandbox.sqlite3"
+
+
+OPERATOR_LOGGERS = ("debridge", "core", "debrid", "qbit_compat", "store")
 
 
 @dataclass
@@ -48,6 +54,7 @@ class Runtime:
 
     engine: Engine
     store: SqliteStore
+    log_sink: StoreLogSink
     sandboxes: list[SandboxServer] = field(default_factory=list)
     stopped: bool = False
 
@@ -56,6 +63,9 @@ class Runtime:
             return
         self.stopped = True
         self.engine.stop()
+        for name in OPERATOR_LOGGERS:
+            logging.getLogger(name).removeHandler(self.log_sink.handler)
+        self.log_sink.stop()
         for sandbox in self.sandboxes:
             sandbox.stop()
         self.store.close()
@@ -133,10 +143,14 @@ def create_app(settings: Settings, *, start_background: bool = True) -> Flask:
         max_failed_logins=settings["auth.max_failed_logins"],
         ban_seconds=settings["auth.ban_seconds"]))
 
+    log_sink = StoreLogSink(store)       # operator messages for qBittorrent's log/main
+    for name in OPERATOR_LOGGERS:
+        logging.getLogger(name).addHandler(log_sink.handler)
+
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     app.extensions[EXTENSION_KEY] = Services(library, authenticator, settings)
-    app.extensions["debridge.runtime"] = Runtime(engine, store, sandboxes)
+    app.extensions["debridge.runtime"] = Runtime(engine, store, log_sink, sandboxes)
     app.register_blueprint(qbit_compat.blueprint)
 
     @app.errorhandler(413)
@@ -185,6 +199,8 @@ def serve(settings: Settings) -> int:
 
         def load(self) -> Flask:
             app = create_app(settings)
+            # app/shutdown (when qbit.allow_shutdown is on) stops the whole server.
+            app.extensions[SHUTDOWN_KEY] = lambda: os.kill(os.getppid(), signal.SIGTERM)
             apps.append(app)
             return app
 

@@ -53,6 +53,63 @@ class CategoryNotFound(CategoryError):
     """The category does not exist."""
 
 
+class InvalidTorrentName(DebridgeError):
+    """A torrent name that is empty or not usable."""
+
+
+class InvalidSavePath(DebridgeError):
+    """A save path that is empty or not absolute."""
+
+
+class SavePathUnusable(DebridgeError):
+    """A save path that cannot be created or written to."""
+
+    def __init__(self, path: str, *, creatable: bool) -> None:
+        super().__init__(path)
+        self.creatable = creatable
+
+
+class InvalidFileId(DebridgeError):
+    """A file index that is not a number, or not a file of the torrent."""
+
+    def __init__(self, text: str, *, numeric: bool) -> None:
+        super().__init__(text)
+        self.numeric = numeric
+
+
+class InvalidPriority(DebridgeError):
+    """A file priority qBittorrent does not know."""
+
+
+class SelectionLocked(DebridgeError):
+    """The provider already fixed the selection: files can be dropped, not added."""
+
+
+class InvalidPath(DebridgeError):
+    """A rename whose old path is unknown or whose new path is invalid or taken; the message
+    says which, in qBittorrent's words."""
+
+
+class MetadataMissing(DebridgeError):
+    """The torrent's files are not known yet (a magnet still being resolved)."""
+
+
+class InvalidTrackerUrl(DebridgeError):
+    """A tracker URL that is not a URL."""
+
+
+class TrackerNotFound(DebridgeError):
+    """The torrent has no such tracker."""
+
+
+class TrackerExists(DebridgeError):
+    """The torrent already has this tracker."""
+
+
+class QueueingDisabled(DebridgeError):
+    """Queue positions only exist with queueing enabled."""
+
+
 class LoginBanned(DebridgeError):
     """Too many failed logins from this address."""
 

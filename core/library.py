@@ -18,9 +18,11 @@ from core.errors import (
     InvalidInput,
     TorrentNotFound,
 )
+from core.library_edits import LibraryEdits
 from core.models import Category, NewTorrent, Torrent, TorrentState
 from core.naming import category_is_valid, clean_relpath
 from core.ports import Store
+from core.preferences import Preferences
 from core.sources import TorrentSource
 
 log = logging.getLogger(__name__)
@@ -39,26 +41,36 @@ class AddOptions:
     paused: bool = False
     ratio_limit: float = -2.0
     seeding_time_limit: int = -2
+    inactive_seeding_time_limit: int = -2
     rename: str = ""
+    force_start: bool = False
 
 
-class Library:
+class Library(LibraryEdits):
     """The torrent library as clients see it."""
 
     def __init__(self, store: Store, *, downloads_folder: Path, default_provider: str,
                  add_wait_seconds: float, wake: Callable[[], None],
                  clock: Callable[[], float] = time.time) -> None:
         self.store = store
-        self.downloads_folder = downloads_folder
+        self.configured_downloads_folder = downloads_folder
         self.default_provider = default_provider
         self.add_wait_seconds = add_wait_seconds
         self.wake = wake
         self.clock = clock
+        self.preferences = Preferences(store)
 
     # -- paths --------------------------------------------------------------------------------
+    @property
+    def downloads_folder(self) -> Path:
+        """The default save path: a client's setPreferences save_path, else the setting."""
+        chosen = self.preferences.get("save_path")
+        return Path(chosen) if chosen else self.configured_downloads_folder
+
     def _under_downloads(self, relative: str) -> str:
         cleaned = clean_relpath(relative)
-        return str(self.downloads_folder / cleaned) if cleaned else str(self.downloads_folder)
+        base = self.downloads_folder
+        return str(base / cleaned) if cleaned else str(base)
 
     def category_save_path(self, category: Category) -> str:
         """Where a category's torrents go: its savePath if absolute, else under downloads."""
@@ -100,7 +112,9 @@ class Library:
                 torrent_file=source.torrent_file, trackers=source.trackers, files=source.files,
                 total_size=source.total_size, category=options.category, tags=options.tags,
                 save_path=save_path, paused=options.paused, ratio_limit=options.ratio_limit,
-                seeding_time_limit=options.seeding_time_limit, provider=self.default_provider)
+                seeding_time_limit=options.seeding_time_limit, provider=self.default_provider,
+                inactive_seeding_time_limit=options.inactive_seeding_time_limit,
+                force_start=options.force_start, piece_size=source.piece_size)
             try:
                 added.append(self.store.add_torrent(new, self.clock()))
             except DuplicateTorrent:
@@ -170,10 +184,14 @@ class Library:
             self.wake()
 
     def set_share_limits(self, hashes: Iterable[str] | None, ratio_limit: float,
-                         seeding_time_limit: int) -> None:
+                         seeding_time_limit: int, inactive_seeding_time_limit: int = -2) -> None:
         for torrent in self._select(hashes):
             self.store.update_torrent(torrent.id, ratio_limit=ratio_limit,
-                                      seeding_time_limit=seeding_time_limit)
+                                      seeding_time_limit=seeding_time_limit,
+                                      inactive_seeding_time_limit=inactive_seeding_time_limit)
+
+    def count(self) -> int:
+        return self.store.count_torrents()
 
     # -- tags ---------------------------------------------------------------------------------
     def tags(self) -> list[str]:
@@ -186,6 +204,15 @@ class Library:
         self.store.create_tags(tags)
         for torrent in self._select(hashes):
             self.store.set_tags(torrent.id, sorted({*torrent.tags, *tags}))
+
+    def set_tags(self, hashes: Iterable[str] | None, tags: Sequence[str]) -> None:
+        """Replace torrents' tags (qBittorrent 5.1's setTags)."""
+        self.store.create_tags(tags)
+        for torrent in self._select(hashes):
+            self.store.set_tags(torrent.id, sorted(set(tags)))
+
+    def delete_tags(self, tags: Iterable[str]) -> None:
+        self.store.delete_tags(tags)
 
     def remove_tags(self, hashes: Iterable[str] | None, tags: Sequence[str]) -> None:
         """Remove some tags from torrents; no tags given removes all of them."""
@@ -207,6 +234,18 @@ class Library:
         if not self.store.create_category(name, save_path.rstrip("/") if save_path != "/"
                                           else save_path):
             raise CategoryExists(name)
+
+    def edit_category(self, name: str, save_path: str) -> None:
+        if not name:
+            raise EmptyCategoryName()
+        if "\x00" in save_path:
+            raise InvalidInput("savePath contains NUL")
+        if not self.store.edit_category(name, save_path.rstrip("/") if save_path != "/"
+                                        else save_path):
+            raise CategoryNotFound(name)
+
+    def remove_categories(self, names: Iterable[str]) -> None:
+        self.store.remove_categories([n for n in names if n])
 
     def set_category(self, hashes: Iterable[str] | None, category: str) -> None:
         """Change the category label (files stay where they are, as with manual management)."""

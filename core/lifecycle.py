@@ -15,7 +15,7 @@ from core.layout import remove_placed_files, sync_layout
 from core.models import FailureReason, Torrent, TorrentFile, TorrentState
 from core.naming import clean_relpath, folder_candidates
 from core.ports import DebridProvider, RemoteStatus, RemoteTorrent, Store
-from core.selection import Candidate, select_files
+from core.selection import Candidate, Selection, select_files
 
 log = logging.getLogger(__name__)
 S = TorrentState
@@ -169,13 +169,16 @@ class Lifecycle:
         """The first time the provider lists files: store them and fix the content folder."""
         if torrent.folder or not remote.files:
             return torrent
-        known = {f.path: f.index for f in torrent.files}
+        known = {f.path: f for f in torrent.files}
         paths = [clean_relpath(rf.path) for rf in remote.files]
-        indexes = [known.get(path) for path in paths]
+        indexes = [known[p].index if p in known else None for p in paths]
         if None in indexes or len(set(indexes)) != len(indexes):
             indexes = list(range(len(paths)))      # no clean match: the provider's order
+            known = {}
+        # A client may have set priorities on a .torrent's files before the provider knew them.
         files = [TorrentFile(index=int(index), path=path, size=rf.size, selected=rf.selected,
-                             provider_file_id=rf.id, link=rf.link)
+                             provider_file_id=rf.id, link=rf.link, remote_path=path,
+                             priority=known[path].priority if path in known else -1)
                  for index, path, rf in zip(indexes, paths, remote.files, strict=True)]
         self.store.set_files(torrent.id, files)
         name = remote.name if torrent.name == torrent.hash and remote.name else torrent.name
@@ -190,8 +193,12 @@ class Lifecycle:
         return refreshed
 
     def _select(self, torrent: Torrent, provider: DebridProvider) -> None:
+        wanted = [f.provider_file_id for f in torrent.files if f.priority > 0]
+        skipped = {f.provider_file_id for f in torrent.files if f.priority == 0}
         choice = select_files([Candidate(f.provider_file_id, f.path, f.size)
-                               for f in torrent.files])
+                               for f in torrent.files if f.provider_file_id not in skipped])
+        if wanted:     # files a client asked for, beside those Debridge's rules pick
+            choice = Selection(tuple(dict.fromkeys([*choice.ids, *wanted])))
         if not choice.ids:
             self.fail(torrent, FailureReason.NOTHING_SELECTABLE, choice.reason)
             return

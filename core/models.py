@@ -111,6 +111,7 @@ class Torrent:
     content_folder: str = ""     # local folder name under save_path ("" = folder)
     layout_dirty: bool = False   # files on disk must be moved to match the store
     placed_root: str = ""        # the folder every placed file is under
+    piece_size: int = 0          # from an uploaded .torrent; 0 = unknown
     rev: int = 0
     files: tuple[TorrentFile, ...] = field(default=())
 
@@ -156,3 +157,4 @@ class NewTorrent:
     provider: str
     inactive_seeding_time_limit: int = -2
     force_start: bool = False
+    piece_size: int = 0

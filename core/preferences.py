@@ -101,6 +101,8 @@ class Preferences:
                     raise InvalidInput(f"{key} has the wrong type")
                 if isinstance(value, str) and ("\x00" in value or len(value) > 4096):
                     raise InvalidInput(f"{key} is not acceptable text")
+                if isinstance(value, list | dict) and len(json.dumps(value)) > 65536:
+                    raise InvalidInput(f"{key} is too large")
             else:
                 continue   # qBittorrent ignores keys it does not know
             stored[key] = value

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-PERSONAS = ("4.6.7",)
+PERSONAS = ("4.6.7", "5.1.4")
 PROVIDER_TYPES = ("realdebrid", "sandbox")
 DOWNLOAD_ACTIONS = ("download", "symlink")
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -107,6 +107,19 @@ SETTINGS: tuple[Setting, ...] = (
             "How long torrents/add waits for the provider's verdict, so a refused release "
             "reaches the Arr as 'Fails.' and it tries another. Slower verdicts continue in the "
             "background.", minimum=0, maximum=60),
+    Setting("qbit.csrf_protection", "bool", True,
+            "Refuse (401) requests whose Origin or Referer names another site, as "
+            "qBittorrent does. Arr apps send neither header."),
+    Setting("qbit.host_header_validation", "bool", True,
+            "Refuse (401) requests whose Host header names another port than server.port or "
+            "a host outside qbit.domain_list, as qBittorrent does. Turn off behind a proxy "
+            "or port mapping that changes the port."),
+    Setting("qbit.domain_list", "str", "*",
+            "Host names accepted in the Host header, ';'-separated, '*' wildcards "
+            "(qBittorrent's web_ui_domain_list)."),
+    Setting("qbit.allow_shutdown", "bool", False,
+            "Let app/shutdown stop Debridge. Off: it answers 403, so a client cannot stop "
+            "the service by accident."),
     Setting("sandbox.port", "int", 0,
             "Port of the built-in sandbox provider (0 = any free loopback port).",
             minimum=0, maximum=65535),

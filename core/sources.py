@@ -31,6 +31,7 @@ class TorrentSource:
     trackers: tuple[str, ...]
     files: tuple[TorrentFile, ...] = ()
     total_size: int = -1
+    piece_size: int = 0
 
 
 def _hex_hash(value: str) -> str:
@@ -68,6 +69,7 @@ def parse_torrent_file(data: bytes, filename: str) -> TorrentSource:
         info = torrent.metainfo["info"]
         name = str(info["name"])
         info_hash = str(torrent.infohash).lower()
+        piece_size = int(info["piece length"])
     except (torf.TorfError, KeyError, TypeError, ValueError, UnicodeError,
             binascii.Error) as exc:
         raise InvalidTorrentFile(filename, str(exc)) from None
@@ -86,4 +88,5 @@ def parse_torrent_file(data: bytes, filename: str) -> TorrentSource:
     magnet = str(torrent.magnet(size=False))
     return TorrentSource(hash=info_hash, name=name.replace("\x00", "") or info_hash,
                          magnet=magnet, torrent_file=bytes(data), trackers=trackers,
-                         files=tuple(files), total_size=sum(f.size for f in files))
+                         files=tuple(files), total_size=sum(f.size for f in files),
+                         piece_size=piece_size)

@@ -6,9 +6,8 @@ from flask import Response, request
 from werkzeug.datastructures import MultiDict
 
 from qbit_compat.http import services, text
+from qbit_compat.persona import PERSONAS
 from qbit_compat.routing import SESSION_COOKIE, endpoint, has_session, session_id
-
-COOKIE_ATTRIBUTES = "HttpOnly; path=/; SameSite=Strict"
 
 
 @endpoint("auth/login", post_only=True)
@@ -22,7 +21,8 @@ def login(params: MultiDict[str, str]) -> Response:
     if sid is None:
         return text("Fails.")
     response = text("Ok.")
-    response.headers["Set-Cookie"] = f"{SESSION_COOKIE}={sid}; {COOKIE_ATTRIBUTES}"
+    attributes = PERSONAS[services().settings["qbit.persona"]].cookie_attributes
+    response.headers["Set-Cookie"] = f"{SESSION_COOKIE}={sid}; {attributes}"
     return response
 
 

@@ -16,10 +16,21 @@ from core.errors import (
     DebridgeError,
     EmptyCategoryName,
     InvalidCategoryName,
+    InvalidFileId,
     InvalidInput,
+    InvalidPath,
+    InvalidPriority,
+    InvalidSavePath,
     InvalidTorrentFile,
+    InvalidTorrentName,
+    InvalidTrackerUrl,
     LoginBanned,
+    MetadataMissing,
+    QueueingDisabled,
+    SelectionLocked,
     TorrentNotFound,
+    TrackerExists,
+    TrackerNotFound,
 )
 from core.services import EXTENSION_KEY, Services
 
@@ -94,6 +105,30 @@ def error_response(exc: Exception) -> Response:
         return text("Unable to create category", 409)
     if isinstance(exc, LoginBanned):
         return text(BAN_MESSAGE, 403)
+    if isinstance(exc, InvalidTorrentName):
+        return text("Incorrect torrent name", 409)
+    if isinstance(exc, InvalidSavePath):
+        return text("Save path cannot be empty", 400)
+    if isinstance(exc, InvalidFileId):
+        return (text("File ID is not valid", 409) if exc.numeric
+                else text("File IDs must be integers", 400))
+    if isinstance(exc, InvalidPriority):
+        return text("Priority is not valid", 400)
+    if isinstance(exc, MetadataMissing):
+        return text("Torrent's metadata has not yet downloaded", 409)
+    if isinstance(exc, SelectionLocked):
+        return text("The provider has already selected this torrent's files: Debridge can "
+                    "drop a file now but not add one", 409)
+    if isinstance(exc, InvalidPath):
+        return text(str(exc), 409)
+    if isinstance(exc, InvalidTrackerUrl):
+        return text("New tracker URL is invalid", 400)
+    if isinstance(exc, TrackerExists):
+        return text("New tracker URL already exists", 409)
+    if isinstance(exc, TrackerNotFound):
+        return text("Tracker not found", 409)
+    if isinstance(exc, QueueingDisabled):
+        return text("Torrent queueing must be enabled", 409)
     if isinstance(exc, InvalidInput):
         return text("Bad Request", 400)
     if isinstance(exc, DebridgeError):

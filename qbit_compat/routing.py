@@ -17,6 +17,8 @@ from qbit_compat.http import (
     services,
     text,
 )
+from qbit_compat.persona import PERSONAS
+from qbit_compat.security import host_is_valid, is_cross_site
 
 Handler = Callable[[MultiDict[str, str]], Response]
 SESSION_COOKIE = "SID"
@@ -57,8 +59,10 @@ blueprint = Blueprint("qbit", __name__, url_prefix="/api/v2")
 
 @blueprint.after_request
 def _security_headers(response: Response) -> Response:
+    persona = PERSONAS[services().settings["qbit.persona"]]
     for name, value in SECURITY_HEADERS.items():
         response.headers.setdefault(name, value)
+    response.headers.setdefault("Content-Security-Policy", persona.csp)
     return response
 
 
@@ -69,19 +73,27 @@ def _security_headers(response: Response) -> Response:
 def dispatch(name: str) -> Response:
     method = request.method
     if method not in ("GET", "POST", "HEAD"):
-        return Response(b"", status=400)   # qBittorrent's parser rejects these outright
+        # qBittorrent 4.6+ answers other methods 501 and closes the connection.
+        return Response(b"", status=501, headers={"Connection": "close"})
     if method == "POST" and request.content_length and \
             request.mimetype not in FORM_TYPES:
         return Response(b"", status=400)   # e.g. a JSON body (capture 84)
+    settings = services().settings
+    if settings["qbit.host_header_validation"] and not host_is_valid(
+            request, settings["server.port"], settings["qbit.domain_list"]):
+        return text("Unauthorized", 401)
+    if settings["qbit.csrf_protection"] and is_cross_site(request):
+        return text("Unauthorized", 401)
     if name != "auth/login" and not has_session():
         return text("Forbidden", 403)
     found = ENDPOINTS.get(name)
     persona = services().settings["qbit.persona"]
     if found is None or (found.personas is not None and persona not in found.personas):
         return text("Not Found", 404)
-    if method == "HEAD" or (found.post_only and method != "POST"):
+    if found.post_only and method != "POST":
         return text("Method Not Allowed", 405)
     try:
+        # HEAD is a GET without the body (qBittorrent 4.6+; Flask drops the body).
         return found.handler(form_or_query(method, request.form, request.args))
     except Exception as exc:  # every error is mapped to qBittorrent's answer (or re-raised)
         return error_response(exc)

@@ -2,28 +2,52 @@
 
 from __future__ import annotations
 
+import io
 import math
 import urllib.parse
+from dataclasses import dataclass
 from typing import Any
+
+import torf
 
 from core.models import Torrent, TorrentFile, TorrentState
 from core.naming import folder_for
+from core.preferences import ShareLimits
 from qbit_compat.persona import Persona, qbit_state
 
 UNKNOWN_ETA = 8640000
-# A debrid torrent never needs to seed: the global goal is ratio 0 with the "pause" action,
-# so a completed torrent is pausedUP with its goal reached and Sonarr may remove it.
-GLOBAL_MAX_RATIO = 0.0
-GLOBAL_MAX_SEEDING_TIME = -1
 
 
-def _effective_ratio_limit(torrent: Torrent) -> float:
-    return torrent.ratio_limit if torrent.ratio_limit >= 0 else GLOBAL_MAX_RATIO
+@dataclass(frozen=True)
+class View:
+    """What serialising needs besides the torrent: the persona, the time, global limits."""
+
+    persona: Persona
+    now: int
+    limits: ShareLimits
+    queueing: bool
 
 
-def _effective_seeding_limit(torrent: Torrent) -> int:
+def _effective_ratio_limit(torrent: Torrent, view: View) -> float:
+    return torrent.ratio_limit if torrent.ratio_limit >= 0 else view.limits.ratio
+
+
+def _effective_seeding_limit(torrent: Torrent, view: View) -> int:
     return (torrent.seeding_time_limit if torrent.seeding_time_limit >= 0
-            else GLOBAL_MAX_SEEDING_TIME)
+            else view.limits.seeding_minutes)
+
+
+def _effective_inactive_limit(torrent: Torrent, view: View) -> int:
+    return (torrent.inactive_seeding_time_limit if torrent.inactive_seeding_time_limit >= 0
+            else view.limits.inactive_minutes)
+
+
+def _reported_ratio(torrent: Torrent, view: View) -> float:
+    """A debrid torrent never seeds: once complete it has met its goal (if it has one), so it
+    is paused at the goal and Sonarr may remove it."""
+    if torrent.state is not TorrentState.COMPLETED:
+        return 0.0
+    return max(0.0, float(_effective_ratio_limit(torrent, view)))
 
 
 def _completed_bytes(torrent: Torrent) -> int:
@@ -49,66 +73,94 @@ def seeding_seconds(torrent: Torrent, now: int) -> int:
     return 0
 
 
-def info_entry(torrent: Torrent, persona: Persona, now: int) -> dict[str, Any]:
-    """One torrents/info object (qBittorrent 4.6: 51 keys)."""
+def info_entry(torrent: Torrent, view: View) -> dict[str, Any]:
+    """One torrents/info object (qBittorrent 4.6: 51 keys; 5.1 adds six)."""
+    now = view.now
     completed = torrent.state is TorrentState.COMPLETED
     done_bytes = _completed_bytes(torrent)
     active = torrent.state in (TorrentState.DOWNLOADING, TorrentState.FINALIZING)
-    ratio_limit = _effective_ratio_limit(torrent)
-    return {
+    entry = {
         "added_on": torrent.added_on,
         "amount_left": max(0, torrent.size - done_bytes),
-        "auto_tmm": False,
+        "auto_tmm": torrent.auto_tmm,
         "availability": -1.0 if completed or torrent.paused else float(torrent.progress),
         "category": torrent.category,
         "completed": done_bytes,
-        "completion_on": torrent.completion_on if completed else 0,
+        "completion_on": torrent.completion_on if completed else view.persona.never,
         "content_path": torrent.content_path,
-        "dl_limit": 0,
+        "dl_limit": torrent.dl_limit,
         "dlspeed": torrent.speed if active else 0,
         "download_path": "",
         "downloaded": done_bytes,
         "downloaded_session": done_bytes,
         "eta": _eta(torrent),
-        "f_l_piece_prio": False,
-        "force_start": False,
+        "f_l_piece_prio": torrent.first_last_piece_prio,
+        "force_start": torrent.force_start,
         "hash": torrent.hash,
-        "inactive_seeding_time_limit": -2,
+        "inactive_seeding_time_limit": torrent.inactive_seeding_time_limit,
         "infohash_v1": torrent.hash,
         "infohash_v2": "",
         "last_activity": torrent.last_activity or torrent.added_on,
         "magnet_uri": torrent.magnet or magnet_uri(torrent),
-        "max_inactive_seeding_time": -1,
-        "max_ratio": ratio_limit,
-        "max_seeding_time": _effective_seeding_limit(torrent),
+        "max_inactive_seeding_time": _effective_inactive_limit(torrent, view),
+        "max_ratio": float(_effective_ratio_limit(torrent, view)),
+        "max_seeding_time": _effective_seeding_limit(torrent, view),
         "name": torrent.name,
         "num_complete": torrent.seeders,
         "num_incomplete": 0,
         "num_leechs": 0,
         "num_seeds": torrent.seeders if active else 0,
-        "priority": 0,
+        "priority": _queue_priority(torrent, view),
         "progress": float(torrent.progress),
-        # Completed torrents have met their seeding goal (see GLOBAL_MAX_RATIO).
-        "ratio": float(ratio_limit) if completed else 0.0,
+        "ratio": _reported_ratio(torrent, view),
         "ratio_limit": float(torrent.ratio_limit),
         "save_path": torrent.save_path,
         "seeding_time": seeding_seconds(torrent, now),
         "seeding_time_limit": torrent.seeding_time_limit,
-        "seen_complete": torrent.completion_on if completed else 0,
-        "seq_dl": False,
+        "seen_complete": torrent.completion_on if completed else view.persona.never,
+        "seq_dl": torrent.seq_dl,
         "size": torrent.size,
-        "state": qbit_state(torrent, persona),
-        "super_seeding": False,
+        "state": qbit_state(torrent, view.persona),
+        "super_seeding": torrent.super_seeding,
         "tags": ", ".join(torrent.tags),
         "time_active": max(0, now - torrent.added_on),
         "total_size": torrent.total_size,
-        "tracker": "",
+        # the provider fetches the torrent through its trackers: the first one "works"
+        "tracker": torrent.trackers[0] if torrent.trackers and active else "",
         "trackers_count": len(torrent.trackers),
-        "up_limit": 0,
+        "up_limit": torrent.up_limit,
         "uploaded": 0,
         "uploaded_session": 0,
         "upspeed": 0,
     }
+    if view.persona.stop_start:      # qBittorrent 5.x fields
+        entry.update({
+            "comment": _comment(torrent), "has_metadata": torrent.has_metadata,
+            "popularity": 0.0, "private": False if torrent.has_metadata else None,
+            "reannounce": 0, "root_path": torrent.content_path})
+    return entry
+
+
+def _comment(torrent: Torrent) -> str:
+    """Where qBittorrent shows a torrent's comment, a failed torrent shows why it failed."""
+    return torrent.message if torrent.state is TorrentState.FAILED else ""
+
+
+def _queue_priority(torrent: Torrent, view: View) -> int:
+    """qBittorrent's queue position (0 when not queued for download or queueing is off)."""
+    if not view.queueing or torrent.state not in (
+            TorrentState.QUEUED, TorrentState.SUBMITTING, TorrentState.RESOLVING,
+            TorrentState.DOWNLOADING):
+        return 0
+    return max(1, torrent.queue_position)
+
+
+def pieces_of(torrent: Torrent) -> tuple[int, int]:
+    """(piece size, piece count): the .torrent's own, else plausible (no metadata: -1, -1)."""
+    if not torrent.has_metadata:
+        return -1, -1
+    size = torrent.piece_size or piece_size_for(torrent.total_size)
+    return size, max(1, math.ceil(torrent.total_size / size))
 
 
 def piece_size_for(total_size: int) -> int:
@@ -119,21 +171,21 @@ def piece_size_for(total_size: int) -> int:
     return size
 
 
-def properties(torrent: Torrent, now: int) -> dict[str, Any]:
-    """torrents/properties (qBittorrent 4.6: 39 keys). `comment` carries a failure reason."""
+def properties(torrent: Torrent, view: View) -> dict[str, Any]:
+    """torrents/properties (qBittorrent 4.6: 39 keys; 5.1 adds four). `comment` carries a
+    failure reason."""
+    now = view.now
     has_meta = torrent.has_metadata
-    piece_size = piece_size_for(torrent.total_size) if has_meta else -1
-    pieces = max(1, math.ceil(torrent.total_size / piece_size)) if has_meta else -1
+    piece_size, pieces = pieces_of(torrent)
     completed = torrent.state is TorrentState.COMPLETED
     done_bytes = _completed_bytes(torrent)
-    info_ratio = float(_effective_ratio_limit(torrent)) if completed else 0.0
-    return {
+    props = {
         "addition_date": torrent.added_on,
-        "comment": torrent.message if torrent.state is TorrentState.FAILED else "",
+        "comment": _comment(torrent),
         "completion_date": torrent.completion_on if completed else -1,
         "created_by": "",
         "creation_date": -1,
-        "dl_limit": -1,
+        "dl_limit": torrent.dl_limit or -1,
         "dl_speed": torrent.speed,
         "dl_speed_avg": torrent.speed,
         "download_path": "",
@@ -156,7 +208,7 @@ def properties(torrent: Torrent, now: int) -> dict[str, Any]:
         "seeding_time": seeding_seconds(torrent, now),
         "seeds": torrent.seeders,
         "seeds_total": torrent.seeders,
-        "share_ratio": info_ratio,
+        "share_ratio": _reported_ratio(torrent, view),
         "time_elapsed": max(0, now - torrent.added_on),
         "total_downloaded": done_bytes,
         "total_downloaded_session": done_bytes,
@@ -164,16 +216,21 @@ def properties(torrent: Torrent, now: int) -> dict[str, Any]:
         "total_uploaded": 0,
         "total_uploaded_session": 0,
         "total_wasted": 0,
-        "up_limit": -1,
+        "up_limit": torrent.up_limit or -1,
         "up_speed": 0,
         "up_speed_avg": 0,
     }
+    if view.persona.stop_start:      # qBittorrent 5.x fields
+        props.update({"has_metadata": has_meta, "popularity": 0.0,
+                      "private": False if has_meta else None,
+                      "progress": float(torrent.progress)})
+    return props
 
 
 def files(torrent: Torrent, indexes: set[int] | None = None) -> list[dict[str, Any]]:
     """torrents/files: names relative to save_path (Debridge always has a torrent folder)."""
-    folder = torrent.folder or folder_for(torrent.name)
-    piece_size = piece_size_for(max(torrent.total_size, 0))
+    folder = torrent.local_folder or folder_for(torrent.name)
+    piece_size = pieces_of(torrent)[0] if torrent.has_metadata else piece_size_for(0)
     out: list[dict[str, Any]] = []
     offset = 0
     for f in torrent.files:
@@ -203,3 +260,41 @@ def _file_progress(torrent: Torrent, f: TorrentFile) -> float:
     if f.done or torrent.state is TorrentState.COMPLETED:
         return 1.0
     return float(torrent.progress)
+
+
+def tracker_rows(torrent: Torrent) -> list[dict[str, Any]]:
+    """The torrent's own trackers. The provider fetches the torrent through them, so they
+    are reported working, with the provider's seeders."""
+    return [{"msg": "", "num_downloaded": -1, "num_leeches": 0, "num_peers": torrent.seeders,
+             "num_seeds": torrent.seeders, "status": 2, "tier": tier, "url": url}
+            for tier, url in enumerate(torrent.trackers)]
+
+
+def trackers(torrent: Torrent, *, dht: bool) -> list[dict[str, Any]]:
+    """torrents/trackers: the DHT/PeX/LSD rows, then the torrent's trackers."""
+    rows: list[dict[str, Any]] = [
+        {"msg": "", "num_downloaded": 0, "num_leeches": 0, "num_peers": 0, "num_seeds": 0,
+         "status": 2 if (name == "** [DHT] **" and dht) else 0, "tier": -1, "url": name}
+        for name in ("** [DHT] **", "** [PeX] **", "** [LSD] **")]
+    return rows + tracker_rows(torrent)
+
+
+def piece_states(torrent: Torrent) -> list[int]:
+    """0 missing, 1 downloading, 2 have: pieces fill in the order of the progress."""
+    if not torrent.has_metadata:
+        return []
+    pieces = pieces_of(torrent)[1]
+    have = pieces if torrent.state is TorrentState.COMPLETED else int(pieces * torrent.progress)
+    downloading = 1 if have < pieces and torrent.speed > 0 else 0
+    return [2] * have + [1] * downloading + [0] * (pieces - have - downloading)
+
+
+def piece_hashes(torrent_file: bytes | None) -> list[str]:
+    """The SHA-1 piece hashes of an uploaded .torrent (magnets carry none)."""
+    if not torrent_file:
+        return []
+    try:
+        metainfo = torf.Torrent.read_stream(io.BytesIO(torrent_file), validate=False)
+        return [piece.hex() for piece in metainfo.hashes]
+    except (torf.TorfError, ValueError, TypeError):
+        return []

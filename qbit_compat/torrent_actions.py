@@ -5,10 +5,11 @@ from __future__ import annotations
 from flask import Response, request
 from werkzeug.datastructures import MultiDict
 
-from core.errors import InvalidCategoryName, InvalidSource
+from core.errors import CategoryNotFound, InvalidCategoryName, InvalidSource
 from core.library import AddOptions
 from core.naming import category_is_valid
 from core.sources import MAX_TORRENT_FILE_BYTES, TorrentSource, parse_magnet, parse_torrent_file
+from qbit_compat.app_routes import persona
 from qbit_compat.http import (
     QbitError,
     flag,
@@ -55,11 +56,13 @@ def add(params: MultiDict[str, str]) -> Response:
     category = params.get("category", "").strip()
     if not sources or (category and not category_is_valid(category)):
         return text("Fails.")
+    stopped = flag(params, "stopped" if persona().stop_start else "paused")
     options = AddOptions(
         category=category, tags=_tag_list(params.get("tags", "")),
-        save_path=params.get("savepath", "").strip(), paused=flag(params, "paused"),
+        save_path=params.get("savepath", "").strip(), paused=stopped,
         ratio_limit=number(params, "ratioLimit", -2.0),
         seeding_time_limit=int(number(params, "seedingTimeLimit", -2)),
+        inactive_seeding_time_limit=int(number(params, "inactiveSeedingTimeLimit", -2)),
         rename=params.get("rename", ""))
     return text("Ok." if services().library.add(sources, options) else "Fails.")
 
@@ -72,23 +75,33 @@ def delete(params: MultiDict[str, str]) -> Response:
     return text("")
 
 
-@endpoint("torrents/pause", post_only=True)
 def pause(params: MultiDict[str, str]) -> Response:
     services().library.set_paused(hash_list(params), True)
     return text("")
 
 
-@endpoint("torrents/resume", post_only=True)
 def resume(params: MultiDict[str, str]) -> Response:
     services().library.set_paused(hash_list(params), False)
     return text("")
 
 
-@endpoint("torrents/setForceStart", post_only=True)
-def set_force_start(params: MultiDict[str, str]) -> Response:
-    hashes = hash_list(params)
-    if flag(params, "value"):
-        services().library.set_paused(hashes, False)
+# 4.x: pause/resume; 5.x renamed them stop/start (the old names answer 404 there).
+endpoint("torrents/pause", post_only=True, personas=("4.6.7",))(pause)
+endpoint("torrents/resume", post_only=True, personas=("4.6.7",))(resume)
+endpoint("torrents/stop", post_only=True, personas=("5.1.4",))(pause)
+endpoint("torrents/start", post_only=True, personas=("5.1.4",))(resume)
+
+
+@endpoint("torrents/recheck", post_only=True)
+def recheck(params: MultiDict[str, str]) -> Response:
+    services().library.recheck(hash_list(params))
+    return text("")
+
+
+@endpoint("torrents/reannounce", post_only=True)
+def reannounce(params: MultiDict[str, str]) -> Response:
+    """The provider talks to the trackers; there is nothing to announce from here."""
+    hash_list(params)
     return text("")
 
 
@@ -96,6 +109,22 @@ def set_force_start(params: MultiDict[str, str]) -> Response:
 def create_category(params: MultiDict[str, str]) -> Response:
     services().library.create_category(required(params, "category"),
                                        params.get("savePath", ""))
+    return text("")
+
+
+@endpoint("torrents/editCategory", post_only=True)
+def edit_category(params: MultiDict[str, str]) -> Response:
+    try:
+        services().library.edit_category(required(params, "category"),
+                                         required(params, "savePath"))
+    except CategoryNotFound:
+        raise QbitError(409, "Unable to edit category") from None
+    return text("")
+
+
+@endpoint("torrents/removeCategories", post_only=True)
+def remove_categories(params: MultiDict[str, str]) -> Response:
+    services().library.remove_categories(required(params, "categories").splitlines())
     return text("")
 
 
@@ -129,20 +158,18 @@ def create_tags(params: MultiDict[str, str]) -> Response:
     return text("")
 
 
+@endpoint("torrents/deleteTags", post_only=True)
+def delete_tags(params: MultiDict[str, str]) -> Response:
+    services().library.delete_tags(_tag_list(required(params, "tags")))
+    return text("")
+
+
 @endpoint("torrents/setShareLimits", post_only=True)
 def set_share_limits(params: MultiDict[str, str]) -> Response:
     hashes = hash_list(params)
     for name in ("ratioLimit", "seedingTimeLimit", "inactiveSeedingTimeLimit"):
         required(params, name)
-    services().library.set_share_limits(hashes, number(params, "ratioLimit", -2.0),
-                                        int(number(params, "seedingTimeLimit", -2)))
+    services().library.set_share_limits(
+        hashes, number(params, "ratioLimit", -2.0), int(number(params, "seedingTimeLimit", -2)),
+        int(number(params, "inactiveSeedingTimeLimit", -2)))
     return text("")
-
-
-def _queueing_off(params: MultiDict[str, str]) -> Response:
-    hash_list(params)
-    raise QbitError(409, "Torrent queueing must be enabled")
-
-
-for _name in ("topPrio", "bottomPrio", "increasePrio", "decreasePrio"):
-    endpoint(f"torrents/{_name}", post_only=True)(_queueing_off)

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
 from typing import Any
 
 from flask import Response
 from werkzeug.datastructures import MultiDict
 
 from qbit_compat import serialize
-from qbit_compat.app_routes import persona
-from qbit_compat.http import bad_request, integer, json_response, required, services
+from qbit_compat.app_routes import persona, view
+from qbit_compat.http import (
+    QbitError,
+    bad_request,
+    flag,
+    integer,
+    json_response,
+    required,
+    services,
+    text,
+)
 from qbit_compat.routing import endpoint
 
 DOWNLOADING = {"downloading", "metaDL", "forcedMetaDL", "stalledDL", "checkingDL", "pausedDL",
@@ -23,8 +32,6 @@ FILTERS = {
     "downloading": lambda s: s in DOWNLOADING,
     "seeding": lambda s: s in UPLOADING,
     "completed": lambda s: s in COMPLETED,
-    "paused": lambda s: s in PAUSED,
-    "resumed": lambda s: s not in PAUSED,
     "active": lambda s: s in ACTIVE,
     "inactive": lambda s: s not in ACTIVE,
     "stalled": lambda s: s in ("stalledUP", "stalledDL"),
@@ -34,6 +41,17 @@ FILTERS = {
     "moving": lambda s: s == "moving",
     "errored": lambda s: s in ("error", "missingFiles"),
 }
+
+
+def _state_filter(name: str) -> Callable[[str], bool] | None:
+    """The filter by name; an unknown name means all, as in qBittorrent (so a 5.x persona
+    given `paused` lists everything)."""
+    paused, running = persona().paused_filter
+    if name == paused:
+        return lambda s: s in PAUSED
+    if name == running:
+        return lambda s: s not in PAUSED
+    return FILTERS.get(name)
 
 
 def _sort_key(value: Any) -> tuple[int, Any]:
@@ -51,14 +69,23 @@ def info(params: MultiDict[str, str]) -> Response:
     torrents = services().library.torrents(category=category, hashes=hashes)
     tag = params.get("tag")
     if tag is not None:
+        tag = tag.strip()
         torrents = [t for t in torrents if (tag in t.tags if tag else not t.tags)]
-    now, who = int(time.time()), persona()
-    entries = [serialize.info_entry(t, who, now) for t in torrents]
-    wanted = FILTERS.get(params.get("filter", "all"))
+    current = view()
+    with_trackers = persona().stop_start and flag(params, "includeTrackers")
+    entries = []
+    for torrent in torrents:
+        entry = serialize.info_entry(torrent, current)
+        if with_trackers:
+            entry["trackers"] = serialize.tracker_rows(torrent)
+        entries.append(entry)
+    wanted = _state_filter(params.get("filter", "all"))
     if wanted is not None:
         entries = [e for e in entries if wanted(e["state"])]
     sort = params.get("sort")
     if sort:
+        if entries and sort not in entries[0]:
+            raise bad_request("'sort' parameter is invalid")
         entries.sort(key=lambda e: _sort_key(e.get(sort, "")),
                      reverse=params.get("reverse", "").lower() == "true")
     elif params.get("reverse", "").lower() == "true":
@@ -74,7 +101,7 @@ def info(params: MultiDict[str, str]) -> Response:
 @endpoint("torrents/properties")
 def properties(params: MultiDict[str, str]) -> Response:
     torrent = services().library.torrent(required(params, "hash"), with_files=False)
-    return json_response(serialize.properties(torrent, int(time.time())))
+    return json_response(serialize.properties(torrent, view()))
 
 
 @endpoint("torrents/files")
@@ -82,10 +109,15 @@ def files(params: MultiDict[str, str]) -> Response:
     torrent = services().library.torrent(required(params, "hash"))
     wanted = None
     if params.get("indexes"):
-        try:
-            wanted = {int(i) for i in params["indexes"].split("|") if i.strip()}
-        except ValueError:
-            raise bad_request() from None
+        wanted = set()
+        for part in params["indexes"].split("|"):
+            try:
+                index = int(part)
+            except ValueError:
+                raise QbitError(409, f'"{part}" is not a valid file index.') from None
+            if not 0 <= index < len(torrent.files):
+                raise QbitError(409, f"Index {index} is out of bounds.")
+            wanted.add(index)
     return json_response(serialize.files(torrent, wanted))
 
 
@@ -98,3 +130,72 @@ def categories(params: MultiDict[str, str]) -> Response:
 @endpoint("torrents/tags")
 def tags(params: MultiDict[str, str]) -> Response:
     return json_response(services().library.tags())
+
+
+@endpoint("torrents/trackers")
+def trackers(params: MultiDict[str, str]) -> Response:
+    torrent = services().library.torrent(required(params, "hash"), with_files=False)
+    return json_response(serialize.trackers(torrent, dht=bool(
+        services().library.preferences.get("dht"))))
+
+
+@endpoint("torrents/webseeds")
+def webseeds(params: MultiDict[str, str]) -> Response:
+    services().library.torrent(required(params, "hash"), with_files=False)
+    return json_response([])
+
+
+@endpoint("torrents/pieceStates")
+def piece_states(params: MultiDict[str, str]) -> Response:
+    torrent = services().library.torrent(required(params, "hash"), with_files=False)
+    return json_response(serialize.piece_states(torrent))
+
+
+@endpoint("torrents/pieceHashes")
+def piece_hashes(params: MultiDict[str, str]) -> Response:
+    torrent = services().library.torrent(required(params, "hash"), with_files=False)
+    return json_response(serialize.piece_hashes(
+        services().library.store.torrent_file_of(torrent.id)))
+
+
+def _limits(params: MultiDict[str, str], field: str) -> Response:
+    """{hash as sent: limit}; 0 is unlimited, -1 an unknown hash (as qBittorrent answers)."""
+    asked = required(params, "hashes")
+    names = None if asked.strip().lower() == "all" else [
+        h.strip() for h in asked.split("|") if h.strip()]
+    known = {t.hash: getattr(t, field) for t in
+             services().library.torrents(hashes=None if names is None else names)}
+    if names is None:
+        return json_response(known)
+    return json_response({name: known.get(name.lower(), -1) for name in names})
+
+
+@endpoint("torrents/downloadLimit")
+def download_limit(params: MultiDict[str, str]) -> Response:
+    return _limits(params, "dl_limit")
+
+
+@endpoint("torrents/uploadLimit")
+def upload_limit(params: MultiDict[str, str]) -> Response:
+    return _limits(params, "up_limit")
+
+
+@endpoint("torrents/count")
+def count(params: MultiDict[str, str]) -> Response:
+    """A plain-text number (qBittorrent 4.6.1+)."""
+    return text(str(services().library.count()))
+
+
+@endpoint("torrents/export")
+def export(params: MultiDict[str, str]) -> Response:
+    """The .torrent a torrent was added from; magnets carry no metainfo to export."""
+    library = services().library
+    torrent = library.torrent(required(params, "hash"), with_files=False)
+    data = library.store.torrent_file_of(torrent.id)
+    if data is None:
+        raise QbitError(409, "Unable to export torrent file. Error: it was added as a magnet "
+                             "link and Debridge keeps no metainfo for it")
+    if persona().stop_start:
+        return Response(data, content_type="application/x-bittorrent", headers={
+            "Content-Disposition": f'attachment; filename="{torrent.hash}.torrent"'})
+    return Response(data, content_type="text/plain; charset=UTF-8")

@@ -122,6 +122,8 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE torrents ADD COLUMN layout_dirty INTEGER NOT NULL DEFAULT 0",
         # every placed file of a torrent lives under placed_root (moved together)
         "ALTER TABLE torrents ADD COLUMN placed_root TEXT NOT NULL DEFAULT ''",
+        # the piece length of an uploaded .torrent (0: unknown, magnets)
+        "ALTER TABLE torrents ADD COLUMN piece_size INTEGER NOT NULL DEFAULT 0",
         # files: where each file was placed (relative to placed_root), its path at the
         # provider (the mount's layout), and a client's priority (-1: Debridge chooses).
         "ALTER TABLE files ADD COLUMN placed TEXT NOT NULL DEFAULT ''",

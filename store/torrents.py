@@ -32,7 +32,7 @@ TORRENT_COLUMNS = (
     "completion_on, last_activity, state_since, next_check_at, attempts, delete_files, "
     "delete_remote, queue_position, force_start, seq_dl, first_last_piece_prio, "
     "super_seeding, auto_tmm, dl_limit, up_limit, inactive_seeding_time_limit, "
-    "content_folder, layout_dirty, placed_root, rev"
+    "content_folder, layout_dirty, placed_root, piece_size, rev"
 )
 CHUNK = 500  # keeps IN lists well under SQLite's variable limit
 DUE = (f"(state IN {ACTIVE} AND (paused = 0 OR state = 'deleting')) "
@@ -90,13 +90,13 @@ class TorrentQueries:
                     "INSERT INTO torrents (hash, name, state, category, save_path, magnet, "
                     "torrent_file, trackers, provider, paused, total_size, size, ratio_limit, "
                     "seeding_time_limit, added_on, last_activity, state_since, next_check_at, "
-                    "rev, queue_position, inactive_seeding_time_limit, force_start) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0,?,?,?,?)",
+                    "rev, queue_position, inactive_seeding_time_limit, force_start, piece_size) "
+                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0,?,?,?,?,?)",
                     (new.hash, new.name, TorrentState.QUEUED.value, new.category, new.save_path,
                      new.magnet, new.torrent_file, "\n".join(new.trackers), new.provider,
                      int(new.paused), new.total_size, 0, new.ratio_limit,
                      new.seeding_time_limit, int(now), int(now), now, rev, position,
-                     new.inactive_seeding_time_limit, int(new.force_start)))
+                     new.inactive_seeding_time_limit, int(new.force_start), new.piece_size))
                 torrent_id = int(cur.lastrowid or 0)
                 self._insert_files(conn, torrent_id, new.files)
                 self._insert_tags(conn, torrent_id, new.tags, rev)

@@ -14,6 +14,12 @@ from flask.testing import FlaskClient
 
 from tests.captures import capture, json_kind, shape
 from tests.helpers import PASSWORD, magnet, make_torrent, random_hash, wait_until
+from tests.qbit_versions import (
+    PREFERENCES_ADDED,
+    PREFERENCES_COUNT,
+    PREFERENCES_REMOVED,
+    PREFERENCES_RETYPED,
+)
 
 API = "/api/v2"
 # Fields qBittorrent writes as doubles; every other number must be an integer (typed clients).
@@ -111,14 +117,19 @@ def test_bans_after_repeated_failures(tmp_path: Path) -> None:
 # -- routing ----------------------------------------------------------------------------------
 def test_unknown_methods_wrong_verbs_and_bodies(qbit: FlaskClient) -> None:
     for number, path in (("20", "foo/bar"), ("21", "torrents/nonexistent"),
-                         ("61", "torrents/count"), ("60", "torrents/stop")):
+                         ("60", "torrents/stop")):
         response = qbit.post(f"{API}/{path}") if number == "60" else qbit.get(f"{API}/{path}")
         assert (response.status_code, response.data) == (capture(number).status,
                                                           capture(number).body)
-    assert qbit.head(f"{API}/app/version").status_code == capture("82").status
-    put = qbit.put(f"{API}/app/version")
-    assert (put.status_code, put.data) == (capture("70").status, b"")
-    assert qbit.delete(f"{API}/app/version").status_code == capture("83").status
+    # qBittorrent 4.6+: HEAD is a GET without a body; other methods are 501 and close
+    head = qbit.head(f"{API}/app/version")
+    assert (head.status_code, head.data) == (200, b"")
+    assert head.headers["Content-Length"] == str(len("v4.6.7"))
+    for method in ("PUT", "DELETE", "PATCH"):
+        response = qbit.open(f"{API}/app/version", method=method)
+        assert (response.status_code, response.data) == (501, b"")
+        assert response.headers["Connection"] == "close"
+    assert qbit.get(f"{API}/torrents/count").text == "0"       # 4.6.1+ (2.9.3)
     as_json = qbit.post(f"{API}/auth/login", data=json.dumps({"username": "admin"}),
                         content_type="application/json")
     assert (as_json.status_code, as_json.data) == (capture("84").status, b"")
@@ -144,8 +155,12 @@ def test_preferences_have_qbittorrents_keys_types_and_pass_sonarrs_test(
     prefs, recorded = response.json, capture("13").json()
     assert response.data == json.dumps(prefs, separators=(",", ":"), sort_keys=True,
                                        ensure_ascii=False).encode()
-    assert set(recorded) <= set(prefs)
-    _assert_types_match(prefs, recorded)
+    expected = (set(recorded) - PREFERENCES_REMOVED["4.6.7"]) | PREFERENCES_ADDED["4.6.7"]
+    assert set(prefs) == expected
+    assert len(prefs) == PREFERENCES_COUNT["4.6.7"]
+    _assert_types_match(prefs, {k: v for k, v in recorded.items()
+                                if k in prefs and k not in PREFERENCES_RETYPED})
+    assert isinstance(prefs["proxy_type"], str)
     assert prefs["save_path"] == str(tmp_path / "downloads")
     # Sonarr's Test: no "remove" ratio action; magnets allowed (DHT on)
     removes = prefs["max_ratio_act"] in (1, 3)

@@ -1,0 +1,105 @@
+"""transfer/*: totals, global speed limits (stored and echoed) and alternative-limits mode."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Response
+from werkzeug.datastructures import MultiDict
+
+from core.models import Torrent, TorrentState
+from qbit_compat.app_routes import persona
+from qbit_compat.http import bad_request, integer, json_response, required, services, text
+from qbit_compat.routing import endpoint
+
+ACTIVE = (TorrentState.DOWNLOADING, TorrentState.FINALIZING)
+
+
+def _limits() -> dict[str, Any]:
+    stored = services().library.preferences.stored()
+    alternative = bool(stored.get("use_alt_speed_limits", False))
+    return {
+        "alternative": alternative,
+        "dl": int(stored.get("alt_dl_limit" if alternative else "dl_limit", 0) or 0),
+        "up": int(stored.get("alt_up_limit" if alternative else "up_limit", 0) or 0),
+    }
+
+
+def transfer_totals(torrents: list[Torrent]) -> dict[str, Any]:
+    """transfer/info: what Debridge moves is the provider's and the local copy's bytes."""
+    limits = _limits()
+    return {
+        "connection_status": "connected",
+        "dht_nodes": 0,
+        "dl_info_data": sum(int(t.size * t.progress) for t in torrents),
+        "dl_info_speed": sum(t.speed for t in torrents if t.state in ACTIVE),
+        "dl_rate_limit": limits["dl"],
+        "up_info_data": 0,
+        "up_info_speed": 0,
+        "up_rate_limit": limits["up"],
+        **persona().transfer_extra,
+    }
+
+
+def _set(**values: Any) -> None:
+    library = services().library
+    library.preferences.update(values, known=values)
+
+
+@endpoint("transfer/info")
+def info(params: MultiDict[str, str]) -> Response:
+    return json_response(transfer_totals(services().library.torrents()))
+
+
+@endpoint("transfer/speedLimitsMode")
+def speed_limits_mode(params: MultiDict[str, str]) -> Response:
+    return text("1" if _limits()["alternative"] else "0")
+
+
+@endpoint("transfer/toggleSpeedLimitsMode", post_only=True)
+def toggle_speed_limits_mode(params: MultiDict[str, str]) -> Response:
+    _set(use_alt_speed_limits=not _limits()["alternative"])
+    return text("")
+
+
+@endpoint("transfer/setSpeedLimitsMode", post_only=True)
+def set_speed_limits_mode(params: MultiDict[str, str]) -> Response:
+    try:
+        mode = int(required(params, "mode").strip())
+    except ValueError:
+        raise bad_request("'mode': invalid argument") from None
+    _set(use_alt_speed_limits=mode != 0)
+    return text("")
+
+
+@endpoint("transfer/downloadLimit")
+def download_limit(params: MultiDict[str, str]) -> Response:
+    return text(str(_limits()["dl"]))
+
+
+@endpoint("transfer/uploadLimit")
+def upload_limit(params: MultiDict[str, str]) -> Response:
+    return text(str(_limits()["up"]))
+
+
+def _set_limit(params: MultiDict[str, str], normal: str, alternative: str) -> Response:
+    limit = max(0, integer(params, "limit", 0) if required(params, "limit") else 0)
+    _set(**{alternative if _limits()["alternative"] else normal: limit})
+    return text("")
+
+
+@endpoint("transfer/setDownloadLimit", post_only=True)
+def set_download_limit(params: MultiDict[str, str]) -> Response:
+    return _set_limit(params, "dl_limit", "alt_dl_limit")
+
+
+@endpoint("transfer/setUploadLimit", post_only=True)
+def set_upload_limit(params: MultiDict[str, str]) -> Response:
+    return _set_limit(params, "up_limit", "alt_up_limit")
+
+
+@endpoint("transfer/banPeers", post_only=True)
+def ban_peers(params: MultiDict[str, str]) -> Response:
+    """Debridge has no peers to ban; the list is accepted (and checked) as qBittorrent does."""
+    required(params, "peers")
+    return text("")
