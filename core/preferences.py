@@ -22,8 +22,10 @@ META_KEY = "qbit.preferences"
 # with their goal reached, which is what lets Sonarr remove them after import.
 HONOURED: dict[str, tuple[type, Any]] = {
     "save_path": (str, ""),
-    "queueing_enabled": (bool, False),
-    "max_active_downloads": (int, 3),
+    # qBittorrent's default is queueing on (Sonarr's "Priority: First" needs it); no limit of
+    # Debridge's own: the provider's active-download slots are what limit a debrid account.
+    "queueing_enabled": (bool, True),
+    "max_active_downloads": (int, -1),
     "max_ratio_enabled": (bool, True),
     "max_ratio": (float, 0.0),
     "max_ratio_act": (int, 0),

@@ -7,8 +7,6 @@ import urllib.parse
 
 from flask import Request
 
-DEFAULT_PORTS = {"http": 80, "https": 443}
-
 
 def _host_port(authority: str, scheme: str = "http") -> tuple[str, int | None]:
     """('host', port) from 'host[:port]' (IPv6 in brackets); port None when absent."""
@@ -26,7 +24,9 @@ def _target(request: Request) -> tuple[str, int | None]:
 
 
 def is_cross_site(request: Request) -> bool:
-    """An Origin (else Referer) naming another host:port than the request's Host."""
+    """An Origin (else Referer) naming another host or port than the request's Host (or
+    X-Forwarded-Host). As in qBittorrent, ports compare as written (absent = absent) and
+    the scheme is not compared."""
     for header in ("Origin", "Referer"):
         value = request.headers.get(header, "").strip()
         if not value:
@@ -35,13 +35,11 @@ def is_cross_site(request: Request) -> bool:
         if not url.hostname:
             return False               # relative referer ("/"): same site
         host, port = _target(request)
-        scheme = url.scheme.lower()
         try:
-            their_port = url.port or DEFAULT_PORTS.get(scheme)
+            their_port = url.port
         except ValueError:
             return True
-        ours = port or DEFAULT_PORTS.get(request.scheme)
-        return url.hostname.lower() != host or their_port != ours
+        return url.hostname.lower() != host or their_port != port
     return False
 
 

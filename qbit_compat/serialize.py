@@ -67,10 +67,21 @@ def magnet_uri(torrent: Torrent) -> str:
     return "magnet:?" + urllib.parse.urlencode(query, quote_via=urllib.parse.quote, safe=":")
 
 
-def seeding_seconds(torrent: Torrent, now: int) -> int:
+RUNNING = (TorrentState.SUBMITTING, TorrentState.RESOLVING, TorrentState.DOWNLOADING,
+           TorrentState.FINALIZING)
+
+
+def active_seconds(torrent: Torrent, now: int) -> int:
+    """Time spent running: it stops counting when the torrent completes (paused at its goal),
+    is paused, waits in the queue or fails, as qBittorrent's does for paused torrents."""
     if torrent.state is TorrentState.COMPLETED and torrent.completion_on:
-        return max(0, now - torrent.completion_on)
-    return 0
+        end = torrent.completion_on
+    elif torrent.state in RUNNING and not torrent.paused:
+        end = now
+    else:
+        end = torrent.last_activity or torrent.added_on
+    return max(0, end - torrent.added_on)
+
 
 
 def info_entry(torrent: Torrent, view: View) -> dict[str, Any]:
@@ -115,7 +126,7 @@ def info_entry(torrent: Torrent, view: View) -> dict[str, Any]:
         "ratio": _reported_ratio(torrent, view),
         "ratio_limit": float(torrent.ratio_limit),
         "save_path": torrent.save_path,
-        "seeding_time": seeding_seconds(torrent, now),
+        "seeding_time": 0,          # never seeds: paused the moment it completes
         "seeding_time_limit": torrent.seeding_time_limit,
         "seen_complete": torrent.completion_on if completed else view.persona.never,
         "seq_dl": torrent.seq_dl,
@@ -123,7 +134,7 @@ def info_entry(torrent: Torrent, view: View) -> dict[str, Any]:
         "state": qbit_state(torrent, view.persona),
         "super_seeding": torrent.super_seeding,
         "tags": ", ".join(torrent.tags),
-        "time_active": max(0, now - torrent.added_on),
+        "time_active": active_seconds(torrent, now),
         "total_size": torrent.total_size,
         # the provider fetches the torrent through its trackers: the first one "works"
         "tracker": torrent.trackers[0] if torrent.trackers and active else "",
@@ -205,11 +216,11 @@ def properties(torrent: Torrent, view: View) -> dict[str, Any]:
         "pieces_num": pieces,
         "reannounce": 0,
         "save_path": torrent.save_path,
-        "seeding_time": seeding_seconds(torrent, now),
+        "seeding_time": 0,
         "seeds": torrent.seeders,
         "seeds_total": torrent.seeders,
         "share_ratio": _reported_ratio(torrent, view),
-        "time_elapsed": max(0, now - torrent.added_on),
+        "time_elapsed": active_seconds(torrent, now),
         "total_downloaded": done_bytes,
         "total_downloaded_session": done_bytes,
         "total_size": torrent.total_size,

@@ -1,7 +1,8 @@
-"""sync/maindata (rid deltas from the store's revisions) and sync/torrentPeers."""
+"""sync/maindata (field-level deltas, driven by the store's revisions) and sync/torrentPeers."""
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from typing import Any
 
@@ -11,12 +12,13 @@ from werkzeug.datastructures import MultiDict
 from core.models import Torrent
 from qbit_compat import serialize
 from qbit_compat.app_routes import view
-from qbit_compat.http import integer, json_response, required, services
-from qbit_compat.routing import endpoint
+from qbit_compat.http import integer, json_response, services
+from qbit_compat.routing import endpoint, session_id
+from qbit_compat.sync_snapshots import Snapshot, Snapshots, changed_fields, diff_mapping
 from qbit_compat.transfer_routes import transfer_totals
 
-TOMBSTONES_KEPT = 20_000
 REQUIRED_KEYS = frozenset({"full_update", "rid", "server_state"})
+SNAPSHOTS = Snapshots()
 
 
 def _free_space() -> int:
@@ -62,68 +64,83 @@ def _entries(torrents: list[Torrent]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _trackers(torrents: list[Torrent], only: set[str] | None = None) -> dict[str, list[str]]:
+def _trackers(torrents: list[Torrent]) -> dict[str, list[str]]:
     found: dict[str, list[str]] = {}
     for torrent in torrents:
         for url in torrent.trackers:
-            if only is None or url in only:
-                found.setdefault(url, []).append(torrent.hash)
+            found.setdefault(url, []).append(torrent.hash)
     return found
+
+
+def _categories() -> dict[str, dict[str, Any]]:
+    return {c.name: {"name": c.name, "savePath": c.save_path}
+            for c in services().library.categories()}
+
+
+def _session_key() -> str:
+    return hashlib.sha256(session_id().encode("utf-8", "surrogatepass")).hexdigest()
 
 
 @endpoint("sync/maindata")
 def maindata(params: MultiDict[str, str]) -> Response:
-    """Everything with rid=0 (or an unknown rid), else only what changed since that rid."""
+    """Everything when the rid is 0 or not the one last sent to this session; otherwise only
+    the fields, categories, tags and trackers that changed, and what was removed."""
     library = services().library
     store = library.store
     rid = integer(params, "rid", 0)
-    current = store.revision()
+    current = store.revision()          # read first: later changes are sent again, not lost
     everything = library.torrents()
-    if rid <= 0 or rid > current or rid < store.forgotten_before():
-        full: dict[str, Any] = {
-            "categories": {c.name: {"name": c.name, "savePath": c.save_path}
-                           for c in library.categories()},
-            "full_update": True, "rid": current, "server_state": server_state(everything),
-            "tags": library.tags(), "torrents": _entries(everything),
-            "trackers": _trackers(everything),
-        }
+    state = server_state(everything)
+    snapshot = SNAPSHOTS.take(_session_key(), rid) if rid > 0 else None
+    if snapshot is None:
+        fresh = Snapshot(rid=current, torrents=_entries(everything), categories=_categories(),
+                         tags=set(library.tags()), trackers=_trackers(everything),
+                         server_state=state)
+        SNAPSHOTS.put(_session_key(), fresh)
+        full = {"categories": fresh.categories, "full_update": True, "rid": current,
+                "server_state": state, "tags": sorted(fresh.tags),
+                "torrents": fresh.torrents, "trackers": fresh.trackers}
         # qBittorrent 4.6+ leaves empty collections out of a full update
         return json_response({k: v for k, v in full.items() if v or k in REQUIRED_KEYS})
-    body: dict[str, Any] = {"rid": current, "server_state": server_state(everything)}
-    if rid < current:
-        changed = store.torrents_changed_since(rid)
-        live = {t.hash for t in everything}
-        if changed:
-            body["torrents"] = _entries(changed)
-            urls = {url for t in changed for url in t.trackers}
-            if urls:
-                body["trackers"] = _trackers(everything, urls)
-        removed = [h for h in store.removed_since("torrent", rid) if h not in live]
-        if removed:
-            body["torrents_removed"] = removed
-        categories = store.categories_changed_since(rid)
-        if categories:
-            body["categories"] = {c.name: {"name": c.name, "savePath": c.save_path}
-                                  for c in categories}
-        known = {c.name for c in library.categories()}
-        gone = [n for n in store.removed_since("category", rid) if n not in known]
-        if gone:
-            body["categories_removed"] = gone
-        tags = store.tags_changed_since(rid)
-        if tags:
-            body["tags"] = tags
-        kept = set(library.tags())
-        dropped = [t for t in store.removed_since("tag", rid) if t not in kept]
-        if dropped:
-            body["tags_removed"] = dropped
-    store.purge_tombstones(TOMBSTONES_KEPT)
+    body: dict[str, Any] = {"rid": current}
+    changed = _entries(store.torrents_changed_since(snapshot.rid))
+    live = {t.hash for t in everything}
+    torrents = {}
+    for info_hash, entry in changed.items():
+        fields = changed_fields(snapshot.torrents.get(info_hash), entry)
+        snapshot.torrents[info_hash] = entry
+        if fields:
+            torrents[info_hash] = fields
+    removed = [h for h in snapshot.torrents if h not in live]
+    for info_hash in removed:
+        del snapshot.torrents[info_hash]
+    categories, categories_removed = diff_mapping(snapshot.categories, _categories())
+    tags = set(library.tags())
+    trackers, trackers_removed = diff_mapping(snapshot.trackers, _trackers(everything))
+    state_changes = changed_fields(snapshot.server_state, state)
+    for key, value in (("torrents", torrents), ("torrents_removed", removed),
+                       ("categories", categories), ("categories_removed", categories_removed),
+                       ("tags", sorted(tags - snapshot.tags)),
+                       ("tags_removed", sorted(snapshot.tags - tags)),
+                       ("trackers", trackers), ("trackers_removed", trackers_removed),
+                       ("server_state", state_changes)):
+        if value:
+            body[key] = value
+    snapshot.categories = {**snapshot.categories, **categories}
+    for name in categories_removed:
+        snapshot.categories.pop(name, None)
+    snapshot.tags, snapshot.server_state = tags, state
+    snapshot.trackers = _trackers(everything)
+    snapshot.rid = current
+    SNAPSHOTS.put(_session_key(), snapshot)
     return json_response(body)
 
 
 @endpoint("sync/torrentPeers")
 def torrent_peers(params: MultiDict[str, str]) -> Response:
-    """A debrid torrent has no peers of ours: an empty peer list for a known torrent."""
-    services().library.torrent(required(params, "hash"), with_files=False)  # 404 if unknown
-    return json_response({"full_update": True, "peers": {}, "rid": integer(params, "rid", 0) + 1,
+    """A debrid torrent has no peers of ours. Without a known hash: 404 (not 400)."""
+    info_hash = params.get("hash", "")
+    services().library.torrent(info_hash, with_files=False)       # 404 if unknown/missing
+    rid = integer(params, "rid", 0)
+    return json_response({"full_update": True, "peers": {}, "rid": 1 if rid <= 0 else rid + 1,
                           "show_flags": True})
-
