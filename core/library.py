@@ -125,7 +125,8 @@ class Library(LibraryEdits):
         if not added:
             return False
         self.wake()
-        outcome = self.wait_for([t.id for t in added], _has_verdict, self.add_wait_seconds)
+        outcome = self.wait_for([t.id for t in added], self._has_verdict,
+                                self.add_wait_seconds)
         refused = [t for t in outcome if t is not None and t.state is S.FAILED]
         for torrent in refused:
             log.info("torrent %s refused by the provider at add: %s", torrent.hash,
@@ -255,8 +256,15 @@ class Library(LibraryEdits):
             self.store.update_torrent(torrent.id, category=category)
 
 
-def _has_verdict(torrent: Torrent | None) -> bool:
-    """The provider has accepted the torrent and its files were selected, or refused it (or
-    it will not be sent: paused, gone). Refusals known this early reach the client."""
-    return (torrent is None or torrent.paused
-            or torrent.state not in (S.QUEUED, S.SUBMITTING, S.RESOLVING))
+    def _has_verdict(self, torrent: Torrent | None) -> bool:
+        """The provider has accepted the torrent and its files were selected, or refused it,
+        or it will not be sent yet (paused, waiting in the queue for a slot, gone). Refusals
+        known this early reach the client as a failed add."""
+        if torrent is None or torrent.paused:
+            return True
+        if torrent.state is S.QUEUED:
+            limit = self.preferences.active_download_limit()
+            if limit is not None and not torrent.force_start and (
+                    self.store.active_at_provider() + self.store.queue_ahead(torrent) >= limit):
+                return True          # accepted into qBittorrent's queue
+        return torrent.state not in (S.QUEUED, S.SUBMITTING, S.RESOLVING)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import math
+import re
 import urllib.parse
 from dataclasses import dataclass
 from typing import Any
@@ -61,10 +62,17 @@ def _eta(torrent: Torrent) -> int:
     return min(UNKNOWN_ETA, math.ceil(remaining / torrent.speed))
 
 
+def _encode(value: str) -> str:
+    """Percent-encoding as qBittorrent writes it in magnet links: lowercase hex digits."""
+    return re.sub(r"%[0-9A-F]{2}", lambda m: m.group().lower(),
+                  urllib.parse.quote(value, safe=""))
+
+
 def magnet_uri(torrent: Torrent) -> str:
-    query = [("xt", f"urn:btih:{torrent.hash}"), ("dn", torrent.name)]
-    query += [("tr", t) for t in torrent.trackers]
-    return "magnet:?" + urllib.parse.urlencode(query, quote_via=urllib.parse.quote, safe=":")
+    """The torrent's magnet link with its current name and trackers."""
+    parts = [f"xt=urn:btih:{torrent.hash}", f"dn={_encode(torrent.name)}"]
+    parts += [f"tr={_encode(url)}" for url in torrent.trackers]
+    return "magnet:?" + "&".join(parts)
 
 
 RUNNING = (TorrentState.SUBMITTING, TorrentState.RESOLVING, TorrentState.DOWNLOADING,
@@ -112,7 +120,7 @@ def info_entry(torrent: Torrent, view: View) -> dict[str, Any]:
         "infohash_v1": torrent.hash,
         "infohash_v2": "",
         "last_activity": torrent.last_activity or torrent.added_on,
-        "magnet_uri": torrent.magnet or magnet_uri(torrent),
+        "magnet_uri": magnet_uri(torrent),
         "max_inactive_seeding_time": _effective_inactive_limit(torrent, view),
         "max_ratio": float(_effective_ratio_limit(torrent, view)),
         "max_seeding_time": _effective_seeding_limit(torrent, view),
