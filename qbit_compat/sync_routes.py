@@ -14,7 +14,7 @@ from qbit_compat import serialize
 from qbit_compat.app_routes import view
 from qbit_compat.http import integer, json_response, services
 from qbit_compat.routing import endpoint, session_id
-from qbit_compat.sync_snapshots import Snapshot, Snapshots, changed_fields, diff_mapping
+from qbit_compat.sync_snapshots import Snapshot, Snapshots, diff_mapping
 from qbit_compat.transfer_routes import transfer_totals
 
 REQUIRED_KEYS = frozenset({"full_update", "rid", "server_state"})
@@ -28,9 +28,9 @@ def _free_space() -> int:
         return 0
 
 
-def server_state(torrents: list[Torrent]) -> dict[str, Any]:
+def server_state() -> dict[str, Any]:
     """qBittorrent's server_state (the transfer totals plus session counters)."""
-    totals = transfer_totals(torrents)
+    totals = transfer_totals()
     library = services().library
     return {
         **totals,
@@ -64,14 +64,6 @@ def _entries(torrents: list[Torrent]) -> dict[str, dict[str, Any]]:
     return out
 
 
-def _trackers(torrents: list[Torrent]) -> dict[str, list[str]]:
-    found: dict[str, list[str]] = {}
-    for torrent in torrents:
-        for url in torrent.trackers:
-            found.setdefault(url, []).append(torrent.hash)
-    return found
-
-
 def _categories() -> dict[str, dict[str, Any]]:
     return {c.name: {"name": c.name, "savePath": c.save_path}
             for c in services().library.categories()}
@@ -81,59 +73,77 @@ def _session_key() -> str:
     return hashlib.sha256(session_id().encode("utf-8", "surrogatepass")).hexdigest()
 
 
-@endpoint("sync/maindata")
-def maindata(params: MultiDict[str, str]) -> Response:
-    """Everything when the rid is 0 or not the one last sent to this session; otherwise only
-    the fields, categories, tags and trackers that changed, and what was removed."""
+def _full(current: int) -> dict[str, Any]:
+    """Everything, and a fresh snapshot of it for this session."""
+    library = services().library
+    everything = library.torrents()
+    entries = _entries(everything)
+    keys = tuple(sorted(next(iter(entries.values())))) if entries else ()
+    snapshot = Snapshot(rid=current, keys=keys, categories=_categories(),
+                        tags=set(library.tags()), server_state=server_state())
+    for info_hash, entry in entries.items():
+        snapshot.changed_fields(info_hash, entry)
+    for torrent in everything:
+        snapshot.set_trackers(torrent.hash, torrent.trackers)
+    SNAPSHOTS.put(_session_key(), snapshot)
+    full = {"categories": snapshot.categories, "full_update": True, "rid": current,
+            "server_state": snapshot.server_state, "tags": sorted(snapshot.tags),
+            "torrents": entries, "trackers": snapshot.trackers}
+    # qBittorrent 4.6+ leaves empty collections out of a full update
+    return {k: v for k, v in full.items() if v or k in REQUIRED_KEYS}
+
+
+def _delta(snapshot: Snapshot, current: int) -> dict[str, Any]:
+    """Only what changed since the snapshot: torrents re-read by revision, not all of them."""
     library = services().library
     store = library.store
-    rid = integer(params, "rid", 0)
-    current = store.revision()          # read first: later changes are sent again, not lost
-    everything = library.torrents()
-    state = server_state(everything)
-    snapshot = SNAPSHOTS.take(_session_key(), rid) if rid > 0 else None
-    if snapshot is None:
-        fresh = Snapshot(rid=current, torrents=_entries(everything), categories=_categories(),
-                         tags=set(library.tags()), trackers=_trackers(everything),
-                         server_state=state)
-        SNAPSHOTS.put(_session_key(), fresh)
-        full = {"categories": fresh.categories, "full_update": True, "rid": current,
-                "server_state": state, "tags": sorted(fresh.tags),
-                "torrents": fresh.torrents, "trackers": fresh.trackers}
-        # qBittorrent 4.6+ leaves empty collections out of a full update
-        return json_response({k: v for k, v in full.items() if v or k in REQUIRED_KEYS})
-    body: dict[str, Any] = {"rid": current}
-    changed = _entries(store.torrents_changed_since(snapshot.rid))
-    live = {t.hash for t in everything}
-    torrents = {}
-    for info_hash, entry in changed.items():
-        fields = changed_fields(snapshot.torrents.get(info_hash), entry)
-        snapshot.torrents[info_hash] = entry
-        if fields:
-            torrents[info_hash] = fields
-    removed = [h for h in snapshot.torrents if h not in live]
-    for info_hash in removed:
-        del snapshot.torrents[info_hash]
+    changed = store.torrents_changed_since(snapshot.rid)
+    entries = _entries(changed)
+    if entries and not snapshot.keys:
+        snapshot.keys = tuple(sorted(next(iter(entries.values()))))
+    new = [h for h in entries if h not in snapshot.torrents]
+    torrents = {h: fields for h, entry in entries.items()
+                if (fields := snapshot.changed_fields(h, entry))}
+    touched: set[str] = set()
+    for torrent in changed:
+        touched |= snapshot.set_trackers(torrent.hash, torrent.trackers)
+    removed: list[str] = []
+    if store.count_torrents() != len(snapshot.torrents) or new:
+        live = store.live_hashes()
+        removed = [h for h in snapshot.torrents if h not in live]
+        for info_hash in removed:
+            del snapshot.torrents[info_hash]
+            touched |= snapshot.set_trackers(info_hash, ())
+    trackers = {url: list(snapshot.trackers[url]) for url in touched if url in snapshot.trackers}
+    trackers_removed = sorted(url for url in touched if url not in snapshot.trackers)
     categories, categories_removed = diff_mapping(snapshot.categories, _categories())
     tags = set(library.tags())
-    trackers, trackers_removed = diff_mapping(snapshot.trackers, _trackers(everything))
-    state_changes = changed_fields(snapshot.server_state, state)
+    state = server_state()
+    body: dict[str, Any] = {"rid": current}
     for key, value in (("torrents", torrents), ("torrents_removed", removed),
                        ("categories", categories), ("categories_removed", categories_removed),
                        ("tags", sorted(tags - snapshot.tags)),
                        ("tags_removed", sorted(snapshot.tags - tags)),
                        ("trackers", trackers), ("trackers_removed", trackers_removed),
-                       ("server_state", state_changes)):
+                       ("server_state", diff_mapping(snapshot.server_state, state)[0])):
         if value:
             body[key] = value
     snapshot.categories = {**snapshot.categories, **categories}
     for name in categories_removed:
         snapshot.categories.pop(name, None)
-    snapshot.tags, snapshot.server_state = tags, state
-    snapshot.trackers = _trackers(everything)
-    snapshot.rid = current
+    snapshot.tags, snapshot.server_state, snapshot.rid = tags, state, current
     SNAPSHOTS.put(_session_key(), snapshot)
-    return json_response(body)
+    return body
+
+
+@endpoint("sync/maindata")
+def maindata(params: MultiDict[str, str]) -> Response:
+    """Everything when the rid is 0 or not the one last sent to this session; otherwise only
+    the fields, categories, tags and trackers that changed, and what was removed."""
+    rid = integer(params, "rid", 0)
+    current = services().library.store.revision()   # read first: later changes are re-sent
+    snapshot = SNAPSHOTS.take(_session_key(), rid) if rid > 0 else None
+    return json_response(_full(current) if snapshot is None else _delta(snapshot, current))
 
 
 @endpoint("sync/torrentPeers")

@@ -2,12 +2,15 @@
 
 A cache, bounded to a few sessions per process: when a session's snapshot is missing (another
 worker answered it, a restart, an eviction) the answer is a full update, which qBittorrent's
-clients handle as a fresh start.
+clients handle as a fresh start. Torrents are kept as fingerprints (one 64-bit hash per
+field), so a snapshot of 10,000 torrents costs a few megabytes, not the objects themselves.
 """
 
 from __future__ import annotations
 
 import threading
+from array import array
+from operator import itemgetter
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,14 +18,50 @@ from typing import Any
 MAX_SESSIONS = 8
 
 
+def fingerprint(entry: dict[str, Any], keys: tuple[str, ...]) -> array:
+    """One 64-bit hash per field (maindata entries hold only scalars)."""
+    values = itemgetter(*keys)(entry) if len(keys) > 1 else (entry[keys[0]],)
+    return array("q", map(hash, values))
+
+
 @dataclass
 class Snapshot:
     rid: int
-    torrents: dict[str, dict[str, Any]] = field(default_factory=dict)
+    keys: tuple[str, ...] = ()                       # the torrent fields, in a fixed order
+    torrents: dict[str, array] = field(default_factory=dict)
+    torrent_trackers: dict[str, tuple[str, ...]] = field(default_factory=dict)
+    trackers: dict[str, list[str]] = field(default_factory=dict)
     categories: dict[str, dict[str, Any]] = field(default_factory=dict)
     tags: set[str] = field(default_factory=set)
-    trackers: dict[str, list[str]] = field(default_factory=dict)
     server_state: dict[str, Any] = field(default_factory=dict)
+
+    def changed_fields(self, info_hash: str, entry: dict[str, Any]) -> dict[str, Any]:
+        """The fields of `entry` that differ from what was sent; remembers the new ones."""
+        new = fingerprint(entry, self.keys)
+        old = self.torrents.get(info_hash)
+        self.torrents[info_hash] = new
+        if old is None:
+            return dict(entry)
+        return {k: entry[k] for k, a, b in zip(self.keys, old, new, strict=True) if a != b}
+
+    def set_trackers(self, info_hash: str, urls: tuple[str, ...]) -> set[str]:
+        """Record a torrent's trackers; returns the URLs whose hash lists changed."""
+        before = self.torrent_trackers.get(info_hash, ())
+        if before == urls:
+            return set()
+        for url in before:
+            hashes = self.trackers.get(url, [])
+            if info_hash in hashes:
+                hashes.remove(info_hash)
+            if not hashes:
+                self.trackers.pop(url, None)
+        for url in urls:
+            self.trackers.setdefault(url, []).append(info_hash)
+        if urls:
+            self.torrent_trackers[info_hash] = urls
+        else:
+            self.torrent_trackers.pop(info_hash, None)
+        return set(before) | set(urls)
 
 
 class Snapshots:
@@ -34,12 +73,13 @@ class Snapshots:
         self._max = max_sessions
 
     def take(self, session: str, rid: int) -> Snapshot | None:
-        """The session's snapshot if the client's rid is the one it was sent."""
+        """The session's snapshot if the client's rid is the one it was sent; the caller
+        owns it until put() (a concurrent request of the same session gets a full update)."""
         with self._lock:
             found = self._by_session.get(session)
             if found is None or found.rid != rid:
                 return None
-            self._by_session.move_to_end(session)
+            del self._by_session[session]
             return found
 
     def put(self, session: str, snapshot: Snapshot) -> None:
@@ -48,12 +88,6 @@ class Snapshots:
             self._by_session.move_to_end(session)
             while len(self._by_session) > self._max:
                 self._by_session.popitem(last=False)
-
-
-def changed_fields(old: dict[str, Any] | None, new: dict[str, Any]) -> dict[str, Any]:
-    if old is None:
-        return dict(new)
-    return {k: v for k, v in new.items() if old.get(k) != v}
 
 
 def diff_mapping(old: dict[str, Any], new: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:

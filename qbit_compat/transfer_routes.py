@@ -7,12 +7,9 @@ from typing import Any
 from flask import Response
 from werkzeug.datastructures import MultiDict
 
-from core.models import Torrent, TorrentState
 from qbit_compat.app_routes import persona
 from qbit_compat.http import bad_request, integer, json_response, required, services, text
 from qbit_compat.routing import endpoint
-
-ACTIVE = (TorrentState.DOWNLOADING, TorrentState.FINALIZING)
 
 
 def _limits() -> dict[str, Any]:
@@ -25,14 +22,15 @@ def _limits() -> dict[str, Any]:
     }
 
 
-def transfer_totals(torrents: list[Torrent]) -> dict[str, Any]:
+def transfer_totals() -> dict[str, Any]:
     """transfer/info: what Debridge moves is the provider's and the local copy's bytes."""
     limits = _limits()
+    fetched, speed = services().library.store.transfer_sums()
     return {
         "connection_status": "connected",
         "dht_nodes": 0,
-        "dl_info_data": sum(int(t.size * t.progress) for t in torrents),
-        "dl_info_speed": sum(t.speed for t in torrents if t.state in ACTIVE),
+        "dl_info_data": fetched,
+        "dl_info_speed": speed,
         "dl_rate_limit": limits["dl"],
         "up_info_data": 0,
         "up_info_speed": 0,
@@ -48,7 +46,7 @@ def _set(**values: Any) -> None:
 
 @endpoint("transfer/info")
 def info(params: MultiDict[str, str]) -> Response:
-    return json_response(transfer_totals(services().library.torrents()))
+    return json_response(transfer_totals())
 
 
 @endpoint("transfer/speedLimitsMode")

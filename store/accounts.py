@@ -25,10 +25,6 @@ class AccountQueries:
         return [Category(r[0], r[1]) for r in self._read().execute(
             "SELECT name, save_path FROM categories ORDER BY name")]
 
-    def categories_changed_since(self, rev: int) -> list[Category]:
-        return [Category(r[0], r[1]) for r in self._read().execute(
-            "SELECT name, save_path FROM categories WHERE rev > ? ORDER BY name", (rev,))]
-
     def get_category(self, name: str) -> Category | None:
         row = self._read().execute("SELECT name, save_path FROM categories WHERE name = ?",
                                    (name,)).fetchone()
@@ -37,79 +33,52 @@ class AccountQueries:
     def create_category(self, name: str, save_path: str) -> bool:
         """False when it already exists."""
         with self._tx() as conn:
-            if conn.execute("SELECT 1 FROM categories WHERE name = ?", (name,)).fetchone():
-                return False
-            conn.execute("INSERT INTO categories (name, save_path, rev) VALUES (?, ?, ?)",
-                         (name, save_path, bump(conn)))
-            return True
+            created = conn.execute("INSERT OR IGNORE INTO categories (name, save_path) "
+                                   "VALUES (?, ?)", (name, save_path)).rowcount == 1
+            if created:
+                bump(conn)
+            return created
 
     def edit_category(self, name: str, save_path: str) -> bool:
         """False when it does not exist."""
         with self._tx() as conn:
-            return conn.execute("UPDATE categories SET save_path = ?, rev = ? WHERE name = ?",
-                                (save_path, bump(conn), name)).rowcount == 1
+            edited = conn.execute("UPDATE categories SET save_path = ? WHERE name = ?",
+                                  (save_path, name)).rowcount == 1
+            if edited:
+                bump(conn)
+            return edited
 
     def remove_categories(self, names: Iterable[str]) -> None:
         """Remove categories; their torrents become uncategorised."""
         with self._tx() as conn:
             for name in names:
                 if conn.execute("DELETE FROM categories WHERE name = ?", (name,)).rowcount:
-                    rev = bump(conn)
-                    conn.execute("INSERT INTO tombstones (kind, name, rev) VALUES "
-                                 "('category', ?, ?)", (name, rev))
                     conn.execute("UPDATE torrents SET category = '', rev = ? WHERE category = ?",
-                                 (rev, name))
+                                 (bump(conn), name))
 
     def list_tags(self) -> list[str]:
         return [r[0] for r in self._read().execute("SELECT name FROM tags ORDER BY name")]
 
-    def tags_changed_since(self, rev: int) -> list[str]:
-        return [r[0] for r in self._read().execute(
-            "SELECT name FROM tags WHERE rev > ? ORDER BY name", (rev,))]
-
     def create_tags(self, tags: Iterable[str]) -> None:
         with self._tx() as conn:
             for tag in tags:
-                conn.execute("INSERT OR IGNORE INTO tags (name, rev) VALUES (?, ?)",
-                             (tag, bump(conn)))
+                if conn.execute("INSERT OR IGNORE INTO tags (name) VALUES (?)",
+                                (tag,)).rowcount:
+                    bump(conn)
 
     def delete_tags(self, tags: Iterable[str]) -> None:
         """Delete tags everywhere (from every torrent too)."""
         with self._tx() as conn:
             for tag in tags:
                 if conn.execute("DELETE FROM tags WHERE name = ?", (tag,)).rowcount:
-                    rev = bump(conn)
-                    conn.execute("INSERT INTO tombstones (kind, name, rev) VALUES "
-                                 "('tag', ?, ?)", (tag, rev))
                     conn.execute("UPDATE torrents SET rev = ? WHERE id IN (SELECT torrent_id "
-                                 "FROM torrent_tags WHERE tag = ?)", (rev, tag))
+                                 "FROM torrent_tags WHERE tag = ?)", (bump(conn), tag))
                     conn.execute("DELETE FROM torrent_tags WHERE tag = ?", (tag,))
 
-    # -- revisions (sync/maindata) ------------------------------------------------------------
     def revision(self) -> int:
+        """The revision of the latest change a client can see (sync/maindata's rid)."""
         return int(self._read().execute(
             "SELECT value FROM counters WHERE name = 'revision'").fetchone()[0])
-
-    def removed_since(self, kind: str, rev: int) -> list[str]:
-        return [r[0] for r in self._read().execute(
-            "SELECT name FROM tombstones WHERE kind = ? AND rev > ? ORDER BY rev", (kind, rev))]
-
-    def forgotten_before(self) -> int:
-        """Removals older than this revision were purged: older rids need a full update."""
-        row = self._read().execute(
-            "SELECT value FROM counters WHERE name = 'tombstone_floor'").fetchone()
-        return int(row[0]) if row else 0
-
-    def purge_tombstones(self, keep: int) -> None:
-        """Keep the newest `keep` removals; remember where the older ones ended."""
-        with self._tx() as conn:
-            row = conn.execute("SELECT rev FROM tombstones ORDER BY rev DESC LIMIT 1 OFFSET ?",
-                               (keep,)).fetchone()
-            if row is None:
-                return
-            conn.execute("DELETE FROM tombstones WHERE rev <= ?", (row[0],))
-            conn.execute("INSERT INTO counters (name, value) VALUES ('tombstone_floor', ?) "
-                         "ON CONFLICT(name) DO UPDATE SET value = excluded.value", (row[0],))
 
     # -- log/main -----------------------------------------------------------------------------
     def append_log(self, entries: Iterable[tuple[int, int, str]], keep: int) -> None:

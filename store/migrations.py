@@ -92,20 +92,12 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         ) WITHOUT ROWID""",
     ),
     (
-        # A revision counter bumped by every change a client can see, so sync/maindata can
-        # answer "what changed since rid N" from the store (across workers and restarts).
+        # A revision counter bumped by every change a client can see; torrents remember the
+        # revision of their last change, so sync/maindata re-reads only what changed.
         "CREATE TABLE counters (name TEXT PRIMARY KEY, value INTEGER NOT NULL)",
         "INSERT INTO counters (name, value) VALUES ('revision', 1)",
         "ALTER TABLE torrents ADD COLUMN rev INTEGER NOT NULL DEFAULT 1",
         "CREATE INDEX torrents_rev ON torrents(rev)",
-        "ALTER TABLE categories ADD COLUMN rev INTEGER NOT NULL DEFAULT 1",
-        "ALTER TABLE tags ADD COLUMN rev INTEGER NOT NULL DEFAULT 1",
-        """CREATE TABLE tombstones (
-            kind TEXT NOT NULL,
-            name TEXT NOT NULL,
-            rev INTEGER NOT NULL
-        )""",
-        "CREATE INDEX tombstones_rev ON tombstones(rev)",
         # qBittorrent's per-torrent knobs, kept and echoed.
         "ALTER TABLE torrents ADD COLUMN queue_position INTEGER NOT NULL DEFAULT 0",
         "ALTER TABLE torrents ADD COLUMN force_start INTEGER NOT NULL DEFAULT 0",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import AbstractContextManager
-from dataclasses import replace
+from dataclasses import fields, replace
 from typing import Any
 
 from core.errors import DuplicateTorrent
@@ -25,15 +25,16 @@ UPDATABLE = frozenset({
 QUIET = frozenset({"next_check_at", "attempts"})
 FILE_UPDATABLE = frozenset({"selected", "provider_file_id", "link", "done", "path", "size",
                             "placed", "remote_path", "priority"})
-TORRENT_COLUMNS = (
-    "id, hash, name, state, category, save_path, folder, magnet, torrent_file IS NOT NULL AS "
-    "has_torrent_file, trackers, provider, provider_torrent_id, paused, progress, size, "
-    "total_size, speed, seeders, reason, message, ratio_limit, seeding_time_limit, added_on, "
-    "completion_on, last_activity, state_since, next_check_at, attempts, delete_files, "
-    "delete_remote, queue_position, force_start, seq_dl, first_last_piece_prio, "
-    "super_seeding, auto_tmm, dl_limit, up_limit, inactive_seeding_time_limit, "
-    "content_folder, layout_dirty, placed_root, piece_size, rev"
-)
+# Columns in the order of Torrent's fields, so a row becomes a Torrent without a lookup per
+# field (listings build thousands); tags and files, the last two fields, come separately.
+_FIELDS = [f for f in fields(Torrent)][:-2]
+TORRENT_COLUMNS = ", ".join(
+    "torrent_file IS NOT NULL AS has_torrent_file" if f.name == "has_torrent_file" else f.name
+    for f in _FIELDS)
+_BOOLS = [i for i, f in enumerate(_FIELDS) if f.type == "bool"]
+_STATE = next(i for i, f in enumerate(_FIELDS) if f.name == "state")
+_TRACKERS = next(i for i, f in enumerate(_FIELDS) if f.name == "trackers")
+_STATES = {s.value: s for s in TorrentState}
 CHUNK = 500  # keeps IN lists well under SQLite's variable limit
 DUE = (f"(state IN {ACTIVE} AND (paused = 0 OR state = 'deleting')) "
        "OR (layout_dirty = 1 AND state != 'deleting')")
@@ -58,16 +59,15 @@ def _file(row: sqlite3.Row) -> TorrentFile:
                        remote_path=row["remote_path"], priority=row["priority"])
 
 
-def _torrent(row: sqlite3.Row, tags: tuple[str, ...],
+def _torrent(row: Sequence[Any], tags: tuple[str, ...],
              files: tuple[TorrentFile, ...] = ()) -> Torrent:
-    values = {key: row[key] for key in row.keys()}  # noqa: SIM118 - sqlite3.Row
-    for flag in ("has_torrent_file", "paused", "delete_files", "delete_remote", "force_start",
-                 "seq_dl", "first_last_piece_prio", "super_seeding", "auto_tmm",
-                 "layout_dirty"):
-        values[flag] = bool(values[flag])
-    values["state"] = TorrentState(values["state"])
-    values["trackers"] = tuple(t for t in values["trackers"].split("\n") if t)
-    return Torrent(**values, tags=tags, files=files)
+    values = list(row)
+    values[_STATE] = _STATES[values[_STATE]]
+    for index in _BOOLS:
+        values[index] = bool(values[index])
+    trackers = values[_TRACKERS]
+    values[_TRACKERS] = tuple(trackers.split("\n")) if trackers else ()
+    return Torrent(*values, tags, files)
 
 
 class TorrentQueries:
@@ -99,7 +99,7 @@ class TorrentQueries:
                      new.inactive_seeding_time_limit, int(new.force_start), new.piece_size))
                 torrent_id = int(cur.lastrowid or 0)
                 self._insert_files(conn, torrent_id, new.files)
-                self._insert_tags(conn, torrent_id, new.tags, rev)
+                self._insert_tags(conn, torrent_id, new.tags)
         except sqlite3.IntegrityError as exc:
             raise DuplicateTorrent(new.hash) from exc
         created = self.get_torrent(torrent_id, with_files=True)
@@ -116,16 +116,21 @@ class TorrentQueries:
               int(f.done), f.placed, f.remote_path or f.path, f.priority) for f in files])
 
     @staticmethod
-    def _insert_tags(conn: sqlite3.Connection, torrent_id: int, tags: Iterable[str],
-                     rev: int) -> None:
+    def _insert_tags(conn: sqlite3.Connection, torrent_id: int, tags: Iterable[str]) -> None:
         tags = list(tags)
-        conn.executemany("INSERT OR IGNORE INTO tags (name, rev) VALUES (?, ?)",
-                         [(t, rev) for t in tags])
+        conn.executemany("INSERT OR IGNORE INTO tags (name) VALUES (?)", [(t,) for t in tags])
         conn.executemany("INSERT OR IGNORE INTO torrent_tags (torrent_id, tag) VALUES (?,?)",
                          [(torrent_id, t) for t in tags])
 
     def _tags_for(self, ids: Sequence[int]) -> dict[int, tuple[str, ...]]:
         found: dict[int, list[str]] = {}
+        if len(ids) > 2 * CHUNK:      # most of the library: one pass over all tags is cheaper
+            wanted = set(ids)
+            for row in self._read().execute("SELECT torrent_id, tag FROM torrent_tags "
+                                            "ORDER BY tag"):
+                if row[0] in wanted:
+                    found.setdefault(row[0], []).append(row[1])
+            return {k: tuple(v) for k, v in found.items()}
         for part in _chunks(list(ids)):
             marks = ",".join("?" * len(part))
             for row in self._read().execute(
@@ -135,11 +140,13 @@ class TorrentQueries:
         return {k: tuple(v) for k, v in found.items()}
 
     def _rows(self, where: str, args: Sequence[Any], order: str = "id") -> list[Torrent]:
-        rows = self._read().execute(
+        cursor = self._read().cursor()
+        cursor.row_factory = None             # plain tuples: thousands of rows, by position
+        rows = cursor.execute(
             f"SELECT {TORRENT_COLUMNS} FROM torrents WHERE {where} ORDER BY {order}",  # noqa: S608
             args).fetchall()
-        tags = self._tags_for([r["id"] for r in rows])
-        return [_torrent(r, tags.get(r["id"], ())) for r in rows]
+        tags = self._tags_for([r[0] for r in rows])
+        return [_torrent(r, tags.get(r[0], ())) for r in rows]
 
     def _one(self, where: str, args: tuple[Any, ...], with_files: bool) -> Torrent | None:
         found = self._rows(where, args)
@@ -275,11 +282,8 @@ class TorrentQueries:
 
     def delete_torrent_row(self, torrent_id: int) -> None:
         with self._tx() as conn:
-            row = conn.execute("SELECT hash FROM torrents WHERE id = ?", (torrent_id,)).fetchone()
-            conn.execute("DELETE FROM torrents WHERE id = ?", (torrent_id,))
-            if row is not None:
-                conn.execute("INSERT INTO tombstones (kind, name, rev) VALUES ('torrent', ?, ?)",
-                             (row[0], bump(conn)))
+            if conn.execute("DELETE FROM torrents WHERE id = ?", (torrent_id,)).rowcount:
+                bump(conn)
 
     def provider_id_users(self, provider: str, provider_torrent_id: str) -> int:
         """How many entries (any state) use this provider torrent."""
@@ -292,8 +296,20 @@ class TorrentQueries:
         with self._tx() as conn:
             rev = bump(conn)
             conn.execute("DELETE FROM torrent_tags WHERE torrent_id = ?", (torrent_id,))
-            self._insert_tags(conn, torrent_id, tags, rev)
+            self._insert_tags(conn, torrent_id, tags)
             conn.execute("UPDATE torrents SET rev = ? WHERE id = ?", (rev, torrent_id))
+
+    def live_hashes(self) -> set[str]:
+        return {r[0] for r in self._read().execute(
+            "SELECT hash FROM torrents WHERE state != 'deleting'")}
+
+    def transfer_sums(self) -> tuple[int, int]:
+        """(bytes fetched so far, current speed of active torrents), over live torrents."""
+        row = self._read().execute(
+            "SELECT COALESCE(SUM(CAST(size * progress AS INTEGER)), 0), COALESCE(SUM(CASE "
+            "WHEN state IN ('downloading', 'finalizing') THEN speed ELSE 0 END), 0) "
+            "FROM torrents WHERE state != 'deleting'").fetchone()
+        return int(row[0]), int(row[1])
 
     def count_torrents(self) -> int:
         return int(self._read().execute(
