@@ -16,12 +16,21 @@ import shutil
 from pathlib import Path
 
 from core.models import Torrent, TorrentFile
+from core.naming import has_root_folder
 from core.ports import Store
 
 PART_SUFFIX = ".debridge-part"   # files keep this suffix until every byte is written
 
 
+def layout_fields(layout: str, paths: list[str], multi_file: bool) -> dict[str, object]:
+    """The torrent fields a content layout gives, once the file paths are known. Without a
+    root folder, a single file's path is the content name (content_path = save_path/file)."""
+    root = has_root_folder(layout, multi_file)
+    return {"has_root": root, "content_folder": "" if root or len(paths) != 1 else paths[0]}
+
+
 def content_dir(torrent: Torrent) -> Path:
+    """The folder the files sit in (save_path itself when there is no root folder)."""
     return Path(torrent.save_path) / torrent.local_folder
 
 
@@ -46,12 +55,12 @@ def _with_part(path: Path) -> tuple[Path, Path]:
     return path, path.with_name(path.name + PART_SUFFIX)
 
 
-def prune_empty(start: Path, stop: Path) -> None:
-    """Remove empty folders from `start` up to and including `stop` (never above it)."""
+def prune_empty(start: Path, stop: Path, *, including_stop: bool = True) -> None:
+    """Remove empty folders from `start` up to `stop` (never above it)."""
     if not start.is_relative_to(stop):
         return
     current = start
-    while True:
+    while current != stop or including_stop:
         with contextlib.suppress(OSError):
             current.rmdir()
         if current == stop:
@@ -59,11 +68,11 @@ def prune_empty(start: Path, stop: Path) -> None:
         current = current.parent
 
 
-def _remove(path: Path, root: Path) -> None:
+def _remove(path: Path, root: Path, keep_root: bool) -> None:
     for candidate in _with_part(path):
         if _exists(candidate) and not candidate.is_dir():
             candidate.unlink()
-    prune_empty(path.parent, root)
+    prune_empty(path.parent, root, including_stop=not keep_root)
 
 
 def sync_layout(store: Store, torrent: Torrent) -> None:
@@ -71,13 +80,14 @@ def sync_layout(store: Store, torrent: Torrent) -> None:
     client deselected, then record the new root and clear layout_dirty."""
     old_root = Path(torrent.placed_root) if torrent.placed_root else None
     new_root = content_dir(torrent)
+    keep = not torrent.has_root          # without a root folder, the root is save_path
     if old_root is not None:
         for f in torrent.files:
             if not f.placed:
                 continue
             old = inside(old_root, f.placed)
             if not f.selected:
-                _remove(old, old_root)
+                _remove(old, old_root, keep)
                 store.update_file(torrent.id, f.index, placed="", done=False)
                 continue
             new = target_of(torrent, f)
@@ -87,8 +97,8 @@ def sync_layout(store: Store, torrent: Torrent) -> None:
                         target.parent.mkdir(parents=True, exist_ok=True)
                         shutil.move(source, target)    # a rename when it can; links as links
                 store.update_file(torrent.id, f.index, placed=f.path)
-                prune_empty(old.parent, old_root)
-        if old_root != new_root:
+                prune_empty(old.parent, old_root, including_stop=not keep)
+        if old_root != new_root and not keep:
             prune_empty(old_root, old_root)
     placed_any = any(f.placed and f.selected for f in torrent.files)
     store.update_torrent(torrent.id, layout_dirty=False,
@@ -99,10 +109,12 @@ def remove_placed_files(torrent: Torrent) -> None:
     """Remove the files Debridge put on disk (and partial copies), then the folders left
     empty. Anything else a user keeps there stays, as with qBittorrent."""
     roots = {Path(torrent.placed_root)} if torrent.placed_root else set()
-    if torrent.local_folder:
+    if torrent.has_metadata:
         roots.add(content_dir(torrent))
+    keep = not torrent.has_root          # never remove save_path itself
     for root in roots:
         for f in torrent.files:
             for relative in {f.placed, f.path} - {""}:
-                _remove(inside(root, relative), root)
-        prune_empty(root, root)
+                _remove(inside(root, relative), root, keep)
+        if not keep:
+            prune_empty(root, root)

@@ -8,6 +8,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from core.errors import (
     CategoryExists,
@@ -18,9 +19,10 @@ from core.errors import (
     InvalidInput,
     TorrentNotFound,
 )
+from core.layout import layout_fields
 from core.library_edits import LibraryEdits
 from core.models import Category, NewTorrent, Torrent, TorrentState
-from core.naming import category_is_valid, clean_relpath
+from core.naming import category_is_valid, clean_relpath, folder_candidates
 from core.ports import Store
 from core.preferences import Preferences
 from core.sources import TorrentSource
@@ -44,6 +46,13 @@ class AddOptions:
     inactive_seeding_time_limit: int = -2
     rename: str = ""
     force_start: bool = False
+    content_layout: str = ""          # "" = the torrent_content_layout preference
+    dl_limit: int = 0
+    up_limit: int = 0
+    seq_dl: bool = False
+    first_last_piece_prio: bool = False
+    auto_tmm: bool = False
+    add_to_top: bool = False
 
 
 class Library(LibraryEdits):
@@ -104,9 +113,11 @@ class Library(LibraryEdits):
             with contextlib.suppress(CategoryExists):
                 self.create_category(options.category, "")
         save_path = self.save_path_for(options.category, options.save_path)
+        layout = options.content_layout or self.preferences.get("torrent_content_layout")
         added: list[Torrent] = []
         for source in sources:
-            name = options.rename.strip() or source.name
+            # A rename changes the name shown, not the folder (named after the torrent).
+            name = options.rename.strip().replace("\n", " ") or source.name
             new = NewTorrent(
                 hash=source.hash, name=name, magnet=source.magnet,
                 torrent_file=source.torrent_file, trackers=source.trackers, files=source.files,
@@ -114,9 +125,19 @@ class Library(LibraryEdits):
                 save_path=save_path, paused=options.paused, ratio_limit=options.ratio_limit,
                 seeding_time_limit=options.seeding_time_limit, provider=self.default_provider,
                 inactive_seeding_time_limit=options.inactive_seeding_time_limit,
-                force_start=options.force_start, piece_size=source.piece_size)
+                force_start=options.force_start, piece_size=source.piece_size,
+                origin_name=source.name, content_layout=layout,
+                dl_limit=max(0, options.dl_limit), up_limit=max(0, options.up_limit),
+                seq_dl=options.seq_dl, first_last_piece_prio=options.first_last_piece_prio,
+                auto_tmm=options.auto_tmm, add_to_top=options.add_to_top)
             try:
-                added.append(self.store.add_torrent(new, self.clock()))
+                torrent = self.store.add_torrent(new, self.clock())
+                if source.files:           # a .torrent: its folder and layout are known now
+                    self.store.claim_folder(torrent.id, folder_candidates(source.name,
+                                                                          source.hash))
+                    self.store.update_torrent(torrent.id, **layout_fields(
+                        layout, [f.path for f in source.files], source.multi_file))
+                added.append(torrent)
             except DuplicateTorrent:
                 log.info("add of %s refused: already in the library", source.hash)
                 continue
@@ -225,24 +246,20 @@ class Library(LibraryEdits):
     def categories(self) -> list[Category]:
         return self.store.list_categories()
 
-    def create_category(self, name: str, save_path: str) -> None:
+    def create_category(self, name: str, save_path: str,
+                        download_path: str | bool | None = None) -> None:
         if not name:
             raise EmptyCategoryName()
         if not category_is_valid(name):
             raise InvalidCategoryName(name)
-        if "\x00" in save_path:
-            raise InvalidInput("savePath contains NUL")
-        if not self.store.create_category(name, save_path.rstrip("/") if save_path != "/"
-                                          else save_path):
+        if not self.store.create_category(name, _path(save_path), _path(download_path)):
             raise CategoryExists(name)
 
-    def edit_category(self, name: str, save_path: str) -> None:
+    def edit_category(self, name: str, save_path: str,
+                      download_path: str | bool | None = None) -> None:
         if not name:
             raise EmptyCategoryName()
-        if "\x00" in save_path:
-            raise InvalidInput("savePath contains NUL")
-        if not self.store.edit_category(name, save_path.rstrip("/") if save_path != "/"
-                                        else save_path):
+        if not self.store.edit_category(name, _path(save_path), _path(download_path)):
             raise CategoryNotFound(name)
 
     def remove_categories(self, names: Iterable[str]) -> None:
@@ -268,3 +285,12 @@ class Library(LibraryEdits):
                     self.store.active_at_provider() + self.store.queue_ahead(torrent) >= limit):
                 return True          # accepted into qBittorrent's queue
         return torrent.state not in (S.QUEUED, S.SUBMITTING, S.RESOLVING)
+
+
+def _path(value: str | bool | None) -> Any:
+    """A category path as stored: no trailing slash, no NUL (booleans and None pass)."""
+    if not isinstance(value, str):
+        return value
+    if "\x00" in value or len(value) > 4096:
+        raise InvalidInput("the path is not acceptable")
+    return value.rstrip("/") if value != "/" else value

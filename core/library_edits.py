@@ -95,12 +95,16 @@ class LibraryEdits:
             raise InvalidPath(f"The file already exists: '{new_path}'.")
         if old != new:
             self.store.update_file(torrent.id, files[old].index, path=new)
-            self._relayout([torrent])
+            if not torrent.has_root and torrent.content_folder == old:
+                # the single file is the content: content_path follows it
+                self._relayout([torrent], content_folder=new)
+            else:
+                self._relayout([torrent])
 
     def rename_folder(self, info_hash: str, old_path: str, new_path: str) -> None:
         torrent = self.torrent(info_hash)
-        root = torrent.local_folder or sanitize_component(torrent.name)
-        if clean_relpath(old_path) == root:
+        root = self._root(torrent)
+        if root and clean_relpath(old_path) == root:
             # The torrent's own folder: its content folder changes (content_path follows).
             new_root = clean_relpath(new_path)
             if not new_root or "/" in new_root or new_path.startswith("/"):
@@ -119,18 +123,26 @@ class LibraryEdits:
         self._relayout([torrent])
 
     @staticmethod
-    def _rename_paths(torrent: Torrent, old_path: str, new_path: str) -> tuple[str, str]:
-        """torrents/files names (folder/path) as paths inside the torrent folder."""
-        root = torrent.local_folder or sanitize_component(torrent.name)
+    def _root(torrent: Torrent) -> str:
+        """The root folder torrents/files names start with ("" when there is none)."""
+        if not torrent.has_root:
+            return ""
+        return torrent.local_folder or sanitize_component(torrent.origin_name or torrent.name)
+
+    def _rename_paths(self, torrent: Torrent, old_path: str,
+                      new_path: str) -> tuple[str, str]:
+        """torrents/files names ([root/]path) as paths inside the torrent's folder."""
+        root = self._root(torrent)
+        prefix = f"{root}/" if root else ""
         old = clean_relpath(old_path)
-        if not old.startswith(root + "/") or old != old_path.strip("/"):
+        if not old.startswith(prefix) or old != old_path.strip("/") or old == root:
             raise InvalidPath(f"The old path is invalid: '{old_path}'.")
         if new_path.startswith("/"):
             raise InvalidPath(f"Absolute path isn't allowed: '{new_path}'.")
         new = clean_relpath(new_path)
-        if not new.startswith(root + "/") or new != new_path.strip("/") or new == root:
+        if not new.startswith(prefix) or new != new_path.strip("/") or new == root:
             raise InvalidPath(f"The new path is invalid: '{new_path}'.")
-        return old[len(root) + 1:], new[len(root) + 1:]
+        return old[len(prefix):], new[len(prefix):]
 
     # -- files ----------------------------------------------------------------------------------
     def file_priority(self, info_hash: str, ids: str, priority: int) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 from core.errors import DuplicateTorrent, ProviderError, ProviderErrorKind
 from core.finalize import Cancelled, Fail, Finalizer, Wait
-from core.layout import remove_placed_files, sync_layout
+from core.layout import layout_fields, remove_placed_files, sync_layout
 from core.models import FailureReason, Torrent, TorrentFile, TorrentState
 from core.naming import clean_relpath, folder_candidates
 from core.ports import DebridProvider, RemoteStatus, RemoteTorrent, Store
@@ -166,8 +166,9 @@ class Lifecycle:
             self._downloading(torrent, remote)
 
     def _learn_metadata(self, torrent: Torrent, remote: RemoteTorrent) -> Torrent:
-        """The first time the provider lists files: store them and fix the content folder."""
-        if torrent.folder or not remote.files:
+        """The first time the provider lists files: store them and fix the content folder. (A
+        .torrent's files are known from the add; they are replaced only if they differ.)"""
+        if not remote.files or (torrent.folder and len(torrent.files) == len(remote.files)):
             return torrent
         known = {f.path: f for f in torrent.files}
         paths = [clean_relpath(rf.path) for rf in remote.files]
@@ -181,13 +182,20 @@ class Lifecycle:
                              priority=known[path].priority if path in known else -1)
                  for index, path, rf in zip(indexes, paths, remote.files, strict=True)]
         self.store.set_files(torrent.id, files)
-        name = remote.name if torrent.name == torrent.hash and remote.name else torrent.name
+        # A magnet without a name gets the provider's; folders follow the torrent's own name.
+        unnamed = torrent.origin_name in ("", torrent.hash) and remote.name
+        origin = remote.name if unnamed else (torrent.origin_name or torrent.name)
+        name = remote.name if unnamed and torrent.name == torrent.hash else torrent.name
         try:
-            self.store.claim_folder(torrent.id, folder_candidates(name, torrent.hash))
+            self.store.claim_folder(torrent.id, folder_candidates(origin, torrent.hash))
         except DuplicateTorrent:
             self.store.claim_folder(torrent.id, [f"{torrent.hash}"])
-        self.store.update_torrent(torrent.id, name=name,
-                                  total_size=sum(f.size for f in files))
+        # a single file named like the torrent is single-file mode; anything else a folder
+        multi_file = not (len(paths) == 1 and paths[0] == clean_relpath(origin))
+        layout = {} if torrent.files else layout_fields(torrent.content_layout, paths,
+                                                         multi_file)
+        self.store.update_torrent(torrent.id, name=name, origin_name=origin,
+                                  total_size=sum(f.size for f in files), **layout)
         refreshed = self.store.get_torrent(torrent.id, with_files=True)
         assert refreshed is not None
         return refreshed

@@ -113,18 +113,29 @@ class Torrent:
     layout_dirty: bool = False   # files on disk must be moved to match the store
     placed_root: str = ""        # the folder every placed file is under
     piece_size: int = 0          # from an uploaded .torrent; 0 = unknown
+    origin_name: str = ""        # the torrent's own name (its folder's name), not a rename
+    content_layout: str = "Subfolder"   # qBittorrent's Original / Subfolder / NoSubfolder
+    has_root: bool = True        # files sit in a root folder under save_path
     rev: int = 0
     tags: tuple[str, ...] = ()                           # (the store fills these two last)
     files: tuple[TorrentFile, ...] = field(default=())
 
     @property
     def local_folder(self) -> str:
-        return self.content_folder or self.folder
+        """The folder the files sit in, under save_path ("" = save_path itself)."""
+        return (self.content_folder or self.folder) if self.has_root else ""
 
     @property
     def content_path(self) -> str:
-        """save_path/<local folder>; empty while the folder is not known (no metadata)."""
-        return f"{self.save_path}/{self.local_folder}" if self.local_folder else ""
+        """qBittorrent's content_path: the root folder; without one, the single file or
+        save_path itself. Empty while the files are not known (no metadata)."""
+        if self.has_root:
+            return f"{self.save_path}/{self.local_folder}" if self.local_folder else ""
+        if not self.has_metadata:
+            return ""
+        # without a root folder, content_folder holds a single file's path (or is empty)
+        return f"{self.save_path}/{self.content_folder}" if self.content_folder \
+            else self.save_path
 
     @property
     def has_metadata(self) -> bool:
@@ -133,10 +144,12 @@ class Torrent:
 
 @dataclass(frozen=True)
 class Category:
-    """A qBittorrent category; an empty save_path means <downloads.folder>/<name>."""
+    """A qBittorrent category; an empty save_path means <downloads.folder>/<name>.
+    download_path is stored and echoed (None: never set; False: turned off)."""
 
     name: str
     save_path: str = ""
+    download_path: str | bool | None = None
 
 
 @dataclass(frozen=True)
@@ -160,3 +173,11 @@ class NewTorrent:
     inactive_seeding_time_limit: int = -2
     force_start: bool = False
     piece_size: int = 0
+    origin_name: str = ""
+    content_layout: str = "Subfolder"
+    dl_limit: int = 0
+    up_limit: int = 0
+    seq_dl: bool = False
+    first_last_piece_prio: bool = False
+    auto_tmm: bool = False
+    add_to_top: bool = False

@@ -49,6 +49,19 @@ def folder_candidates(name: str, info_hash: str) -> list[str]:
     return [base, f"{base} [{info_hash[:8]}]", f"{base} [{info_hash}]"]
 
 
+LAYOUTS = ("Original", "Subfolder", "NoSubfolder")
+
+
+def has_root_folder(layout: str, multi_file: bool) -> bool:
+    """qBittorrent's content layouts: Subfolder always has a root folder, NoSubfolder never,
+    Original when the torrent itself has one (multi-file mode, even with one file)."""
+    if layout == "NoSubfolder":
+        return False
+    if layout == "Original":
+        return multi_file
+    return True
+
+
 def category_is_valid(name: str) -> bool:
     """qBittorrent's rule: '/'-separated parts, none empty, no leading/trailing '/'."""
     if not name or name.startswith("/") or name.endswith("/") or "//" in name:

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.errors import InvalidInput
+from core.naming import LAYOUTS
 from core.ports import Store
 
 META_KEY = "qbit.preferences"
@@ -34,6 +35,8 @@ HONOURED: dict[str, tuple[type, Any]] = {
     "max_inactive_seeding_time_enabled": (bool, False),
     "max_inactive_seeding_time": (int, -1),
     "dht": (bool, True),
+    # Debridge gives every torrent its own folder unless a client asks otherwise
+    "torrent_content_layout": (str, "Subfolder"),
 }
 
 
@@ -112,6 +115,9 @@ class Preferences:
                     raise InvalidInput("max_active_downloads must be -1 or more")
                 if key == "max_ratio_act" and value not in (0, 1, 2, 3):
                     raise InvalidInput("max_ratio_act must be 0, 1, 2 or 3")
+                if key == "torrent_content_layout" and value not in LAYOUTS:
+                    raise InvalidInput("torrent_content_layout must be Original, Subfolder or "
+                                       "NoSubfolder")
             elif key in known:
                 template = known[key]
                 if not _json_safe(value):

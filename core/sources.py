@@ -32,6 +32,7 @@ class TorrentSource:
     files: tuple[TorrentFile, ...] = ()
     total_size: int = -1
     piece_size: int = 0
+    multi_file: bool = False     # the .torrent's files sit in a folder (info has "files")
 
 
 def _hex_hash(value: str) -> str:
@@ -89,4 +90,4 @@ def parse_torrent_file(data: bytes, filename: str) -> TorrentSource:
     return TorrentSource(hash=info_hash, name=name.replace("\x00", "") or info_hash,
                          magnet=magnet, torrent_file=bytes(data), trackers=trackers,
                          files=tuple(files), total_size=sum(f.size for f in files),
-                         piece_size=piece_size)
+                         piece_size=piece_size, multi_file="files" in info)

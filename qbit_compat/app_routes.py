@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import threading
 import time
 from functools import cache
@@ -13,11 +14,12 @@ from typing import Any
 from flask import Response, current_app
 from werkzeug.datastructures import MultiDict
 
-from qbit_compat import serialize
+from qbit_compat import interfaces, serialize
 from qbit_compat.http import QbitError, bad_request, json_response, required, services, text
 from qbit_compat.persona import PERSONAS, Persona
 from qbit_compat.routing import endpoint
 
+log = logging.getLogger(__name__)
 SHUTDOWN_KEY = "debridge.shutdown"   # app.py puts a stop function there when it may be used
 
 
@@ -106,20 +108,20 @@ def shutdown(params: MultiDict[str, str]) -> Response:
 
 @endpoint("app/networkInterfaceList")
 def network_interfaces(params: MultiDict[str, str]) -> Response:
-    """Debridge does no peer-to-peer traffic, so there is no interface to bind to choose."""
-    return json_response([])
+    return json_response(interfaces.interfaces())
 
 
 @endpoint("app/networkInterfaceAddressList")
 def network_addresses(params: MultiDict[str, str]) -> Response:
-    required(params, "iface")
-    return json_response([])
+    return json_response(interfaces.addresses(required(params, "iface").strip()))
 
 
 # -- qBittorrent 5.x only -----------------------------------------------------------------------
 @endpoint("app/sendTestEmail", post_only=True, personas=("5.1.4",))
 def send_test_email(params: MultiDict[str, str]) -> Response:
-    raise QbitError(409, "Debridge does not send e-mail notifications")
+    """qBittorrent answers 200 and reports mail problems in its log; so does Debridge."""
+    log.info("app/sendTestEmail: Debridge sends no e-mail notifications")
+    return text("")
 
 
 @endpoint("app/getDirectoryContent", personas=("5.1.4",))

@@ -12,7 +12,7 @@ from typing import Any
 
 import torf
 
-from core.models import Torrent, TorrentFile, TorrentState
+from core.models import Category, Torrent, TorrentFile, TorrentState
 from core.naming import folder_for
 from core.preferences import ShareLimits
 from qbit_compat.persona import Persona, qbit_state
@@ -263,8 +263,9 @@ def properties(torrent: Torrent, view: View) -> dict[str, Any]:
 
 
 def files(torrent: Torrent, indexes: set[int] | None = None) -> list[dict[str, Any]]:
-    """torrents/files: names relative to save_path (Debridge always has a torrent folder)."""
-    folder = torrent.local_folder or folder_for(torrent.name)
+    """torrents/files: names relative to save_path (with the root folder, if there is one)."""
+    folder = (torrent.local_folder or folder_for(torrent.origin_name or torrent.name)
+              if torrent.has_root else "")
     piece_size = pieces_of(torrent)[0] if torrent.has_metadata else piece_size_for(0)
     out: list[dict[str, Any]] = []
     offset = 0
@@ -277,7 +278,7 @@ def files(torrent: Torrent, indexes: set[int] | None = None) -> list[dict[str, A
         entry: dict[str, Any] = {
             "availability": -1 if torrent.state is TorrentState.COMPLETED else 0,
             "index": f.index,
-            "name": f"{folder}/{f.path}",
+            "name": f"{folder}/{f.path}" if folder else f.path,
             "piece_range": [first, last],
             "priority": 1 if f.selected else 0,
             "progress": _file_progress(torrent, f),
@@ -333,3 +334,11 @@ def piece_hashes(torrent_file: bytes | None) -> list[str]:
         return [piece.hex() for piece in metainfo.hashes]
     except (torf.TorfError, ValueError, TypeError):
         return []
+
+
+def category(item: Category) -> dict[str, Any]:
+    """{name, savePath}, plus download_path (a path, or false) only when it was set."""
+    entry: dict[str, Any] = {"name": item.name, "savePath": item.save_path}
+    if item.download_path is not None:
+        entry["download_path"] = item.download_path
+    return entry

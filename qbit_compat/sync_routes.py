@@ -65,8 +65,7 @@ def _entries(torrents: list[Torrent]) -> dict[str, dict[str, Any]]:
 
 
 def _categories() -> dict[str, dict[str, Any]]:
-    return {c.name: {"name": c.name, "savePath": c.save_path}
-            for c in services().library.categories()}
+    return {c.name: serialize.category(c) for c in services().library.categories()}
 
 
 def _session_key() -> str:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import threading
 from array import array
-from operator import itemgetter
 from collections import OrderedDict
 from dataclasses import dataclass, field
+from operator import itemgetter
 from typing import Any
 
 MAX_SESSIONS = 8

@@ -7,7 +7,7 @@ from werkzeug.datastructures import MultiDict
 
 from core.errors import CategoryNotFound, InvalidCategoryName, InvalidSource
 from core.library import AddOptions
-from core.naming import category_is_valid
+from core.naming import LAYOUTS, category_is_valid
 from core.sources import MAX_TORRENT_FILE_BYTES, TorrentSource, parse_magnet, parse_torrent_file
 from qbit_compat.app_routes import persona
 from qbit_compat.http import (
@@ -50,6 +50,17 @@ def _sources(params: MultiDict[str, str]) -> list[TorrentSource]:
     return sources
 
 
+def _layout(params: MultiDict[str, str]) -> str:
+    """contentLayout, else the legacy root_folder (true: a root folder, false: none), else
+    the preference ("")."""
+    layout = params.get("contentLayout", "")
+    if layout in LAYOUTS:
+        return layout
+    if "root_folder" in params:
+        return "Subfolder" if flag(params, "root_folder") else "NoSubfolder"
+    return ""
+
+
 @endpoint("torrents/add", post_only=True)
 def add(params: MultiDict[str, str]) -> Response:
     sources = _sources(params)
@@ -63,7 +74,12 @@ def add(params: MultiDict[str, str]) -> Response:
         ratio_limit=number(params, "ratioLimit", -2.0),
         seeding_time_limit=int(number(params, "seedingTimeLimit", -2)),
         inactive_seeding_time_limit=int(number(params, "inactiveSeedingTimeLimit", -2)),
-        rename=params.get("rename", ""))
+        rename=params.get("rename", ""), content_layout=_layout(params),
+        dl_limit=int(number(params, "dlLimit", 0)), up_limit=int(number(params, "upLimit", 0)),
+        seq_dl=flag(params, "sequentialDownload"),
+        first_last_piece_prio=flag(params, "firstLastPiecePrio"),
+        auto_tmm=flag(params, "autoTMM"), add_to_top=flag(params, "addToTopOfQueue"),
+        force_start=flag(params, "forced") and persona().stop_start)
     return text("Ok." if services().library.add(sources, options) else "Fails.")
 
 
@@ -105,10 +121,17 @@ def reannounce(params: MultiDict[str, str]) -> Response:
     return text("")
 
 
+def _download_path(params: MultiDict[str, str]) -> str | bool | None:
+    """A category's download path option: set only when downloadPathEnabled is given."""
+    if "downloadPathEnabled" not in params:
+        return None
+    return params.get("downloadPath", "") if flag(params, "downloadPathEnabled") else False
+
+
 @endpoint("torrents/createCategory", post_only=True)
 def create_category(params: MultiDict[str, str]) -> Response:
     services().library.create_category(required(params, "category"),
-                                       params.get("savePath", ""))
+                                       params.get("savePath", ""), _download_path(params))
     return text("")
 
 
@@ -116,7 +139,7 @@ def create_category(params: MultiDict[str, str]) -> Response:
 def edit_category(params: MultiDict[str, str]) -> Response:
     try:
         services().library.edit_category(required(params, "category"),
-                                         required(params, "savePath"))
+                                         required(params, "savePath"), _download_path(params))
     except CategoryNotFound:
         raise QbitError(409, "Unable to edit category") from None
     return text("")

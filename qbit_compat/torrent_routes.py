@@ -123,7 +123,7 @@ def files(params: MultiDict[str, str]) -> Response:
 
 @endpoint("torrents/categories")
 def categories(params: MultiDict[str, str]) -> Response:
-    return json_response({c.name: {"name": c.name, "savePath": c.save_path}
+    return json_response({c.name: serialize.category(c)
                           for c in services().library.categories()})
 
 

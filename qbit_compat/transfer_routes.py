@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 from typing import Any
 
 from flask import Response
@@ -98,6 +99,18 @@ def set_upload_limit(params: MultiDict[str, str]) -> Response:
 
 @endpoint("transfer/banPeers", post_only=True)
 def ban_peers(params: MultiDict[str, str]) -> Response:
-    """Debridge has no peers to ban; the list is accepted (and checked) as qBittorrent does."""
-    required(params, "peers")
+    """Adds the peers' addresses to the banned_IPs preference (newline-separated), as
+    qBittorrent does. (Debridge itself never talks to peers.)"""
+    library = services().library
+    banned = [ip for ip in str(library.preferences.stored().get("banned_IPs", "")).split("\n")
+              if ip]
+    for peer in required(params, "peers").split("|"):
+        host = peer.strip().rpartition(":")[0].strip("[]")
+        try:
+            address = str(ipaddress.ip_address(host))
+        except ValueError:
+            continue
+        if address not in banned:
+            banned.append(address)
+    _set(banned_IPs="\n".join(banned))
     return text("")

@@ -21,29 +21,51 @@ class AccountQueries:
         raise NotImplementedError
 
     # -- categories and tags ------------------------------------------------------------------
+    @staticmethod
+    def _category(row: sqlite3.Row) -> Category:
+        enabled, path = row[2], row[3]
+        download_path = None if enabled is None else (path if enabled else False)
+        return Category(row[0], row[1], download_path)
+
     def list_categories(self) -> list[Category]:
-        return [Category(r[0], r[1]) for r in self._read().execute(
-            "SELECT name, save_path FROM categories ORDER BY name")]
+        return [self._category(r) for r in self._read().execute(
+            "SELECT name, save_path, download_path_enabled, download_path FROM categories "
+            "ORDER BY name")]
 
     def get_category(self, name: str) -> Category | None:
-        row = self._read().execute("SELECT name, save_path FROM categories WHERE name = ?",
-                                   (name,)).fetchone()
-        return Category(row[0], row[1]) if row else None
+        row = self._read().execute(
+            "SELECT name, save_path, download_path_enabled, download_path FROM categories "
+            "WHERE name = ?", (name,)).fetchone()
+        return self._category(row) if row else None
 
-    def create_category(self, name: str, save_path: str) -> bool:
+    @staticmethod
+    def _download_path(value: str | bool | None) -> tuple[int | None, str]:
+        if value is None:
+            return None, ""
+        return (0, "") if value is False else (1, str(value))
+
+    def create_category(self, name: str, save_path: str,
+                        download_path: str | bool | None = None) -> bool:
         """False when it already exists."""
+        enabled, path = self._download_path(download_path)
         with self._tx() as conn:
-            created = conn.execute("INSERT OR IGNORE INTO categories (name, save_path) "
-                                   "VALUES (?, ?)", (name, save_path)).rowcount == 1
+            created = conn.execute(
+                "INSERT OR IGNORE INTO categories (name, save_path, download_path_enabled, "
+                "download_path) VALUES (?, ?, ?, ?)",
+                (name, save_path, enabled, path)).rowcount == 1
             if created:
                 bump(conn)
             return created
 
-    def edit_category(self, name: str, save_path: str) -> bool:
+    def edit_category(self, name: str, save_path: str,
+                      download_path: str | bool | None = None) -> bool:
         """False when it does not exist."""
+        enabled, path = self._download_path(download_path)
         with self._tx() as conn:
-            edited = conn.execute("UPDATE categories SET save_path = ? WHERE name = ?",
-                                  (save_path, name)).rowcount == 1
+            edited = conn.execute(
+                "UPDATE categories SET save_path = ?, download_path_enabled = ?, "
+                "download_path = ? WHERE name = ?",
+                (save_path, enabled, path, name)).rowcount == 1
             if edited:
                 bump(conn)
             return edited

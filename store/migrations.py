@@ -116,6 +116,16 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE torrents ADD COLUMN placed_root TEXT NOT NULL DEFAULT ''",
         # the piece length of an uploaded .torrent (0: unknown, magnets)
         "ALTER TABLE torrents ADD COLUMN piece_size INTEGER NOT NULL DEFAULT 0",
+        # qBittorrent's content layout: the torrent's own name (folders are named after it,
+        # not after a client's rename), the layout asked for, and whether files sit in a
+        # root folder (decided once the files are known)
+        "ALTER TABLE torrents ADD COLUMN origin_name TEXT NOT NULL DEFAULT ''",
+        "UPDATE torrents SET origin_name = name",
+        "ALTER TABLE torrents ADD COLUMN content_layout TEXT NOT NULL DEFAULT 'Subfolder'",
+        "ALTER TABLE torrents ADD COLUMN has_root INTEGER NOT NULL DEFAULT 1",
+        # a category's download path option: NULL never set, else enabled 0/1 and the path
+        "ALTER TABLE categories ADD COLUMN download_path_enabled INTEGER",
+        "ALTER TABLE categories ADD COLUMN download_path TEXT NOT NULL DEFAULT ''",
         # files: where each file was placed (relative to placed_root), its path at the
         # provider (the mount's layout), and a client's priority (-1: Debridge chooses).
         "ALTER TABLE files ADD COLUMN placed TEXT NOT NULL DEFAULT ''",

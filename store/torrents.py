@@ -20,6 +20,7 @@ UPDATABLE = frozenset({
     "delete_files", "delete_remote", "trackers", "queue_position", "force_start", "seq_dl",
     "first_last_piece_prio", "super_seeding", "auto_tmm", "dl_limit", "up_limit",
     "inactive_seeding_time_limit", "content_folder", "layout_dirty", "placed_root",
+    "origin_name", "has_root",
 })
 # Written by the engine on its own schedule; clients see them through sync deltas anyway.
 QUIET = frozenset({"next_check_at", "attempts"})
@@ -84,19 +85,30 @@ class TorrentQueries:
         try:
             with self._tx() as conn:
                 rev = bump(conn)
-                position = conn.execute("SELECT COALESCE(MAX(queue_position), 0) + 1 FROM "
-                                        "torrents").fetchone()[0]
+                edge = "MIN(queue_position), 0) - 1" if new.add_to_top else \
+                    "MAX(queue_position), 0) + 1"
+                position = conn.execute(f"SELECT COALESCE({edge} FROM torrents").fetchone()[0]  # noqa: S608
+                values = {
+                    "hash": new.hash, "name": new.name, "state": TorrentState.QUEUED.value,
+                    "category": new.category, "save_path": new.save_path,
+                    "magnet": new.magnet, "torrent_file": new.torrent_file,
+                    "trackers": "\n".join(new.trackers), "provider": new.provider,
+                    "paused": int(new.paused), "total_size": new.total_size, "size": 0,
+                    "ratio_limit": new.ratio_limit,
+                    "seeding_time_limit": new.seeding_time_limit, "added_on": int(now),
+                    "last_activity": int(now), "state_since": now, "next_check_at": 0,
+                    "rev": rev, "queue_position": position,
+                    "inactive_seeding_time_limit": new.inactive_seeding_time_limit,
+                    "force_start": int(new.force_start), "piece_size": new.piece_size,
+                    "origin_name": new.origin_name or new.name,
+                    "content_layout": new.content_layout, "dl_limit": new.dl_limit,
+                    "up_limit": new.up_limit, "seq_dl": int(new.seq_dl),
+                    "first_last_piece_prio": int(new.first_last_piece_prio),
+                    "auto_tmm": int(new.auto_tmm),
+                }
                 cur = conn.execute(
-                    "INSERT INTO torrents (hash, name, state, category, save_path, magnet, "
-                    "torrent_file, trackers, provider, paused, total_size, size, ratio_limit, "
-                    "seeding_time_limit, added_on, last_activity, state_since, next_check_at, "
-                    "rev, queue_position, inactive_seeding_time_limit, force_start, piece_size) "
-                    "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,0,?,?,?,?,?)",
-                    (new.hash, new.name, TorrentState.QUEUED.value, new.category, new.save_path,
-                     new.magnet, new.torrent_file, "\n".join(new.trackers), new.provider,
-                     int(new.paused), new.total_size, 0, new.ratio_limit,
-                     new.seeding_time_limit, int(now), int(now), now, rev, position,
-                     new.inactive_seeding_time_limit, int(new.force_start), new.piece_size))
+                    f"INSERT INTO torrents ({', '.join(values)}) "  # noqa: S608
+                    f"VALUES ({', '.join('?' * len(values))})", list(values.values()))
                 torrent_id = int(cur.lastrowid or 0)
                 self._insert_files(conn, torrent_id, new.files)
                 self._insert_tags(conn, torrent_id, new.tags)

@@ -326,3 +326,25 @@ def test_added_magnet_completes_through_the_engine(qbit: FlaskClient,
     assert entry["content_path"] == str(tmp_path / "downloads" / "Engine.Test.2024")
     assert (Path(entry["content_path"]) / "Engine.Test.2024.mkv").stat().st_size == 123_457
     assert entry["completion_on"] <= int(time.time())
+
+
+def test_category_download_path_ban_peers_and_interfaces(qbit: FlaskClient) -> None:
+    qbit.post(f"{API}/torrents/createCategory", data={
+        "category": "a", "savePath": "/s", "downloadPath": "/d", "downloadPathEnabled": "true"})
+    qbit.post(f"{API}/torrents/createCategory", data={
+        "category": "b", "savePath": "/s", "downloadPathEnabled": "false"})
+    qbit.post(f"{API}/torrents/createCategory", data={"category": "c", "savePath": "/s"})
+    categories = qbit.get(f"{API}/torrents/categories").json
+    assert categories["a"]["download_path"] == "/d"
+    assert categories["b"]["download_path"] is False
+    assert "download_path" not in categories["c"]
+    qbit.post(f"{API}/torrents/editCategory", data={
+        "category": "a", "savePath": "/t", "downloadPath": "/e", "downloadPathEnabled": "true"})
+    assert qbit.get(f"{API}/torrents/categories").json["a"] == {
+        "download_path": "/e", "name": "a", "savePath": "/t"}
+    assert qbit.post(f"{API}/transfer/banPeers",
+                     data={"peers": "1.1.1.1:80|[::2]:81|bad"}).status_code == 200
+    assert qbit.get(f"{API}/app/preferences").json["banned_IPs"] == "1.1.1.1\n::2"
+    interfaces = qbit.get(f"{API}/app/networkInterfaceList").json
+    assert {"name": "lo", "value": "lo"} in interfaces
+    assert "127.0.0.1" in qbit.get(f"{API}/app/networkInterfaceAddressList?iface=lo").json

@@ -273,3 +273,63 @@ def test_queue_with_an_active_download_limit(client: Client) -> None:
     wait_until(record, timeout=60, interval=0.05, what="all completed one at a time")
     assert order[0] in (hashes[0], hashes[2])   # the first may have started before topPrio
     assert order.index(hashes[2]) < order.index(hashes[1])
+
+
+@pytest.mark.parametrize("client", ["download"], indirect=True)
+@pytest.mark.parametrize(("layout", "files", "content", "placed"), [
+    ("Subfolder", {"Movie.2020.mkv": 50_000}, "Movie.2020", ["Movie.2020/Movie.2020.mkv"]),
+    ("Original", {"Movie.2020.mkv": 50_000}, "Movie.2020.mkv", ["Movie.2020.mkv"]),
+    ("Original", {"E01.mkv": 40_000, "E02.mkv": 40_001}, "Pack", ["Pack/E01.mkv",
+                                                                  "Pack/E02.mkv"]),
+    ("NoSubfolder", {"E01.mkv": 40_000, "E02.mkv": 40_001}, "", ["E01.mkv", "E02.mkv"]),
+])
+def test_content_layouts_on_disk(client: Client, tmp_path: Path, layout: str,
+                                 files: dict[str, int], content: str,
+                                 placed: list[str]) -> None:
+    """qBittorrent's contentLayout decides the root folder; deleting never removes the
+    save path itself."""
+    single = len(files) == 1
+    name = next(iter(files)) if single else "Pack"
+    if single:
+        data, info_hash = _single_file_torrent(tmp_path, name, files[name])
+    else:
+        data, info_hash = make_torrent(tmp_path, name, files)
+    assert client.http.post(f"{API}/torrents/add", data={
+        "torrents": (io.BytesIO(data), "layout.torrent"), "contentLayout": layout,
+        "category": "films"}).text == "Ok."
+    torrent = client.completed(info_hash)
+    save = Path(torrent["save_path"])
+    assert torrent["content_path"] == str(save / content if content else save)
+    assert _present(save) == placed
+    assert sorted(f["name"] for f in client.files(info_hash)) == placed
+    client.check_bytes(info_hash)
+    client.post("torrents/delete", hashes=info_hash, deleteFiles="true")
+    assert _present(save) == []
+    assert save.is_dir()
+
+
+def _single_file_torrent(tmp: Path, name: str, size: int) -> tuple[bytes, str]:
+    import torf
+    path = tmp / f"single-{size}" / name
+    path.parent.mkdir(parents=True)
+    path.write_bytes(b"\x07" * size)
+    torrent = torf.Torrent(path=path, trackers=["http://127.0.0.1:1/announce"])
+    torrent.generate()
+    buffer = io.BytesIO()
+    torrent.write_stream(buffer)
+    return buffer.getvalue(), str(torrent.infohash)
+
+
+def test_add_options_are_kept(client: Client) -> None:
+    info_hash = random_hash()
+    assert client.post("torrents/add", urls=magnet(info_hash, "Options.Test"), paused="true",
+                       upLimit="1024", dlLimit="2048", sequentialDownload="True",
+                       firstLastPiecePrio="true", autoTMM="false",
+                       rename="Shown Name").text == "Ok."
+    torrent = client.info(info_hash)
+    assert (torrent["up_limit"], torrent["dl_limit"]) == (1024, 2048)
+    assert (torrent["seq_dl"], torrent["f_l_piece_prio"], torrent["auto_tmm"]) == \
+        (True, True, False)
+    assert torrent["name"] == "Shown Name"
+    props = client.http.get(f"{API}/torrents/properties?hash={info_hash}").json
+    assert (props["up_limit"], props["dl_limit"]) == (1024, 2048)
