@@ -39,10 +39,12 @@ def _snapshot(app: Flask) -> Any:
     return torrents, library.categories(), library.tags()
 
 
-@pytest.fixture(scope="module")
-def app(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
+@pytest.fixture(scope="module", params=["4.6.7", "5.1.4"])
+def app(request: pytest.FixtureRequest,
+        tmp_path_factory: pytest.TempPathFactory) -> Iterator[Flask]:
     tmp = tmp_path_factory.mktemp("hostile")
-    application = create_app(make_settings(tmp, qbit={"add_wait_seconds": 0.5}))
+    application = create_app(make_settings(tmp, qbit={"add_wait_seconds": 0.5,
+                                                      "persona": request.param}))
     try:
         yield application
     finally:
@@ -63,8 +65,9 @@ def _baseline(client: FlaskClient) -> None:
     if not client.get(f"{API}/torrents/info?hashes={BASE_HASH}").json:
         assert client.post(f"{API}/torrents/add", data={
             "urls": magnet(BASE_HASH, "Base.Torrent", size=1000), "paused": "true",
-            "category": "base"}).text == "Ok."
+            "stopped": "true", "category": "base"}).text == "Ok."
     client.post(f"{API}/torrents/pause", data={"hashes": BASE_HASH})
+    client.post(f"{API}/torrents/stop", data={"hashes": BASE_HASH})
 
 
 def _send(client: FlaskClient, name: str, params: dict[str, str], post: bool,
