@@ -8,11 +8,25 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
 
+from tenacity import retry, retry_if_exception, stop_after_delay, wait_random
+
 from store.accounts import AccountQueries
 from store.migrations import migrate
 from store.torrents import TorrentQueries
 
 DB_NAME = "debridge.sqlite3"
+
+
+def _is_locked(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and "locked" in str(exc)
+
+
+# Switching a new file to WAL needs an exclusive lock, and SQLite answers BUSY at once
+# (no busy handler) when several processes open the same new database together.
+@retry(retry=retry_if_exception(_is_locked), stop=stop_after_delay(30),
+       wait=wait_random(0.005, 0.05), reraise=True)
+def _enable_wal(conn: sqlite3.Connection) -> None:
+    conn.execute("PRAGMA journal_mode=WAL")
 
 
 class SqliteStore(TorrentQueries, AccountQueries):
@@ -32,7 +46,7 @@ class SqliteStore(TorrentQueries, AccountQueries):
             conn = sqlite3.connect(self.path, timeout=30, isolation_level=None,
                                    check_same_thread=False)
             conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
+            _enable_wal(conn)
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
             conn.execute("PRAGMA busy_timeout=30000")
