@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any
 
 import orjson
@@ -68,11 +68,48 @@ def text(body: str = "", status: int = 200) -> Response:
     return Response(body, status=status, content_type=TEXT)
 
 
-def json_response(data: Any) -> Response:
+def encode(data: Any) -> bytes:
     """Compact JSON with sorted keys, as QJsonDocument writes it. Doubles must already be
     written the Qt way (serialize.qt: 1.0 as 1) by whoever builds `data`."""
-    body = orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+    return orjson.dumps(data, option=orjson.OPT_SORT_KEYS)
+
+
+def json_response(data: Any) -> Response:
+    return json_bytes_response(encode(data))
+
+
+def json_bytes_response(body: bytes) -> Response:
     return Response(body, status=200, content_type="application/json")
+
+
+BATCH = 256   # items encoded per call: each orjson result keeps a buffer of ~16 KiB
+
+
+def _batches(items: Iterable[Any]) -> Iterator[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def json_array(items: Iterable[Any]) -> bytes:
+    """A JSON array encoded a batch at a time, so a long listing never holds every item."""
+    return b"[" + b",".join(encode(batch)[1:-1] for batch in _batches(items)) + b"]"
+
+
+def json_mapping(pairs: Iterable[tuple[str, Any]]) -> bytes:
+    """A JSON object from (key, value) pairs given in sorted key order, encoded a batch at a
+    time (the value objects of one batch at most are alive at once)."""
+    return b"{" + b",".join(encode(dict(batch))[1:-1] for batch in _batches(pairs)) + b"}"
+
+
+def json_object(pairs: Iterable[tuple[str, bytes]]) -> bytes:
+    """A JSON object from (key, encoded value) pairs; the caller gives the keys sorted."""
+    return b"{" + b",".join(encode(key) + b":" + value for key, value in pairs) + b"}"
 
 
 def error_response(exc: Exception) -> Response:

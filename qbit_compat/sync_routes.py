@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import shutil
+from collections.abc import Iterator
 from typing import Any
 
 from flask import Response
@@ -12,7 +13,15 @@ from werkzeug.datastructures import MultiDict
 from core.models import Torrent
 from qbit_compat import serialize
 from qbit_compat.app_routes import view
-from qbit_compat.http import integer, json_response, services
+from qbit_compat.http import (
+    encode,
+    integer,
+    json_bytes_response,
+    json_mapping,
+    json_object,
+    json_response,
+    services,
+)
 from qbit_compat.routing import endpoint, session_id
 from qbit_compat.sync_snapshots import Snapshot, Snapshots, diff_mapping
 from qbit_compat.transfer_routes import transfer_totals
@@ -72,24 +81,31 @@ def _session_key() -> str:
     return hashlib.sha256(session_id().encode("utf-8", "surrogatepass")).hexdigest()
 
 
-def _full(current: int) -> dict[str, Any]:
-    """Everything, and a fresh snapshot of it for this session."""
+def _full(current: int) -> bytes:
+    """Everything, and a fresh snapshot of it for this session. Each torrent is encoded as
+    it is fingerprinted, so a large library is never held twice."""
     library = services().library
-    everything = library.torrents()
-    entries = _entries(everything)
-    keys = tuple(sorted(next(iter(entries.values())))) if entries else ()
-    snapshot = Snapshot(rid=current, keys=keys, categories=_categories(),
-                        tags=set(library.tags()), server_state=server_state())
-    for info_hash, entry in entries.items():
-        snapshot.changed_fields(info_hash, entry)
-    for torrent in everything:
-        snapshot.set_trackers(torrent.hash, torrent.trackers)
+    snapshot = Snapshot(rid=current, categories=_categories(), tags=set(library.tags()),
+                        server_state=server_state())
+    now = view()
+
+    def entries() -> Iterator[tuple[str, dict[str, Any]]]:
+        for torrent in sorted(library.torrents(), key=lambda t: t.hash):  # sorted, as Qt
+            entry = serialize.info_entry(torrent, now)
+            del entry["hash"]
+            snapshot.remember(torrent.hash, entry)
+            snapshot.set_trackers(torrent.hash, torrent.trackers)
+            yield torrent.hash, entry
+
+    torrents = json_mapping(entries())
     SNAPSHOTS.put(_session_key(), snapshot)
     full = {"categories": snapshot.categories, "full_update": True, "rid": current,
             "server_state": snapshot.server_state, "tags": sorted(snapshot.tags),
-            "torrents": entries, "trackers": snapshot.trackers}
+            "torrents": torrents if torrents != b"{}" else {}, "trackers": snapshot.trackers}
     # qBittorrent 4.6+ leaves empty collections out of a full update
-    return {k: v for k, v in full.items() if v or k in REQUIRED_KEYS}
+    return json_object((key, value if isinstance(value, bytes) else encode(value))
+                       for key, value in sorted(full.items())
+                       if value or key in REQUIRED_KEYS)
 
 
 def _delta(snapshot: Snapshot, current: int) -> dict[str, Any]:
@@ -142,7 +158,9 @@ def maindata(params: MultiDict[str, str]) -> Response:
     rid = integer(params, "rid", 0)
     current = services().library.store.revision()   # read first: later changes are re-sent
     snapshot = SNAPSHOTS.take(_session_key(), rid) if rid > 0 else None
-    return json_response(_full(current) if snapshot is None else _delta(snapshot, current))
+    if snapshot is None:
+        return json_bytes_response(_full(current))
+    return json_response(_delta(snapshot, current))
 
 
 @endpoint("sync/torrentPeers")

@@ -35,6 +35,11 @@ class Snapshot:
     tags: set[str] = field(default_factory=set)
     server_state: dict[str, Any] = field(default_factory=dict)
 
+    def remember(self, info_hash: str, entry: dict[str, Any]) -> None:
+        if not self.keys:
+            self.keys = tuple(sorted(entry))
+        self.torrents[info_hash] = fingerprint(entry, self.keys)
+
     def changed_fields(self, info_hash: str, entry: dict[str, Any]) -> dict[str, Any]:
         """The fields of `entry` that differ from what was sent; remembers the new ones."""
         new = fingerprint(entry, self.keys)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import itertools
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 from flask import Response
@@ -15,6 +16,8 @@ from qbit_compat.http import (
     bad_request,
     flag,
     integer,
+    json_array,
+    json_bytes_response,
     json_response,
     required,
     services,
@@ -73,29 +76,32 @@ def info(params: MultiDict[str, str]) -> Response:
         torrents = [t for t in torrents if (tag in t.tags if tag else not t.tags)]
     current = view()
     with_trackers = persona().stop_start and flag(params, "includeTrackers")
-    entries = []
-    for torrent in torrents:
-        entry = serialize.info_entry(torrent, current)
-        if with_trackers:
-            entry["trackers"] = serialize.tracker_rows(torrent)
-        entries.append(entry)
     wanted = _state_filter(params.get("filter", "all"))
-    if wanted is not None:
-        entries = [e for e in entries if wanted(e["state"])]
     sort = params.get("sort")
+    reverse = params.get("reverse", "").lower() == "true"
+    offset, limit = integer(params, "offset", 0), integer(params, "limit", 0)
+
+    def entries() -> Iterator[dict[str, Any]]:
+        for torrent in reversed(torrents) if reverse and not sort else torrents:
+            entry = serialize.info_entry(torrent, current)
+            if wanted is None or wanted(entry["state"]):
+                if with_trackers:
+                    entry["trackers"] = serialize.tracker_rows(torrent)
+                yield entry
+
     if sort:
-        if entries and sort not in entries[0]:
+        chosen = list(entries())
+        if chosen and sort not in chosen[0]:
             raise bad_request("'sort' parameter is invalid")
-        entries.sort(key=lambda e: _sort_key(e.get(sort, "")),
-                     reverse=params.get("reverse", "").lower() == "true")
-    elif params.get("reverse", "").lower() == "true":
-        entries.reverse()
-    offset = integer(params, "offset", 0)
-    limit = integer(params, "limit", 0)
+        chosen.sort(key=lambda e: _sort_key(e.get(sort, "")), reverse=reverse)
+        selected: Iterable[dict[str, Any]] = chosen
+    else:
+        selected = entries()      # one entry at a time: long listings stay small in memory
     if offset < 0:
-        offset = max(0, len(entries) + offset)
-    entries = entries[offset:offset + limit] if limit > 0 else entries[offset:]
-    return json_response(entries)
+        selected = list(selected)
+        offset = max(0, len(selected) + offset)
+    window = itertools.islice(selected, offset, offset + limit if limit > 0 else None)
+    return json_bytes_response(json_array(window))
 
 
 @endpoint("torrents/properties")
