@@ -79,7 +79,8 @@ def configure_logging(level: str) -> None:
         "filters": {"redact": {"()": RedactingFilter}},
         "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
         "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain",
-                                "filters": ["redact"], "stream": "ext://sys.stderr"}},
+                                "filters": ["redact"], "stream": "ext://sys.stderr",
+                                "level": level.upper()}},
         "root": {"handlers": ["stderr"], "level": level.upper()},
         "loggers": {"werkzeug": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}},
     })
@@ -145,7 +146,11 @@ def create_app(settings: Settings, *, start_background: bool = True) -> Flask:
 
     log_sink = StoreLogSink(store)       # operator messages for qBittorrent's log/main
     for name in OPERATOR_LOGGERS:
-        logging.getLogger(name).addHandler(log_sink.handler)
+        logger = logging.getLogger(name)
+        logger.addHandler(log_sink.handler)
+        # log/main keeps info messages (adds, failures) whatever server.log_level prints
+        if logger.getEffectiveLevel() > logging.INFO:
+            logger.setLevel(logging.INFO)
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES

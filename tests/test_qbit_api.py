@@ -348,3 +348,24 @@ def test_category_download_path_ban_peers_and_interfaces(qbit: FlaskClient) -> N
     interfaces = qbit.get(f"{API}/app/networkInterfaceList").json
     assert {"name": "lo", "value": "lo"} in interfaces
     assert "127.0.0.1" in qbit.get(f"{API}/app/networkInterfaceAddressList?iface=lo").json
+
+
+def test_log_main_shows_operator_messages_with_ids_and_filters(qbit: FlaskClient) -> None:
+    info_hash = random_hash()
+    assert qbit.post(f"{API}/torrents/add", data={
+        "urls": magnet(info_hash, "Log.Test.S01E01", 1000), "paused": "true"}).text == "Ok."
+    entries = wait_until(lambda: [e for e in qbit.get(f"{API}/log/main").json
+                                  if info_hash in e["message"]], what="add logged")
+    entry = entries[0]
+    assert set(entry) == {"id", "message", "timestamp", "type"}
+    assert all(isinstance(entry[k], int) for k in ("id", "timestamp", "type"))
+    assert abs(entry["timestamp"] - time.time()) < 60
+    assert entry["type"] == 1
+    # last_known_id returns only newer entries; turning a type off hides it
+    assert all(e["id"] > entry["id"] for e in
+               qbit.get(f"{API}/log/main?last_known_id={entry['id']}").json)
+    assert qbit.get(f"{API}/log/main?normal=false&info=false&warning=false&critical=false"
+                    ).json == []
+    assert not [e for e in qbit.get(f"{API}/log/main?normal=false").json if e["type"] == 1]
+    assert qbit.get(f"{API}/log/main?last_known_id=x").status_code == 400
+    assert qbit.get(f"{API}/log/peers").json == []
