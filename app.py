@@ -31,6 +31,7 @@ from core.lifecycle import EngineConfig, Lifecycle
 from core.links import LinkResolver
 from core.preferences import Preferences
 from core.redact import RedactingFilter
+from core.selection import SelectionRules
 from core.services import EXTENSION_KEY, Services
 from core.settings import Settings, SettingsError, config_path, load_settings, replace_provider
 from debrid import build_provider
@@ -122,14 +123,20 @@ def create_app(settings: Settings, *, start_background: bool = True) -> Flask:
     settings, sandboxes = start_sandboxes(settings)
     store = open_store(settings.data_dir)
     settings.downloads_folder.mkdir(parents=True, exist_ok=True)
-    providers = {p.name: build_provider(p) for p in settings.providers}
+    providers = {p.name: build_provider(p, store) for p in settings.providers}
     action = settings["downloads.action"]
     finalizer = Finalizer(store, LinkResolver(store, providers), HttpContentSource(), action,
                           settings.mount_path, settings["downloads.symlink_timeout_seconds"])
     config = EngineConfig(action=action, mount_path=settings.mount_path,
                           poll_interval=settings["downloads.poll_interval_seconds"],
                           max_parallel_transfers=settings["downloads.max_parallel_transfers"],
-                          symlink_timeout=settings["downloads.symlink_timeout_seconds"])
+                          symlink_timeout=settings["downloads.symlink_timeout_seconds"],
+                          selection=SelectionRules.from_settings(
+                              settings["selection.extensions"],
+                              settings["selection.exclude_extras"],
+                              settings["selection.extra_patterns"],
+                              settings["selection.min_file_mb"],
+                              settings["selection.max_file_mb"]))
     preferences = Preferences(store)
     engine = Engine(store, Lifecycle(store, providers, finalizer, config,
                                      active_limit=preferences.active_download_limit),

@@ -6,7 +6,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from core.errors import DuplicateTorrent, ProviderError, ProviderErrorKind
@@ -15,7 +15,7 @@ from core.layout import layout_fields, remove_placed_files, sync_layout
 from core.models import FailureReason, Torrent, TorrentFile, TorrentState
 from core.naming import clean_relpath, folder_candidates
 from core.ports import DebridProvider, RemoteStatus, RemoteTorrent, Store
-from core.selection import Candidate, Selection, select_files
+from core.selection import Candidate, Selection, SelectionRules, select_files
 
 log = logging.getLogger(__name__)
 S = TorrentState
@@ -55,6 +55,7 @@ class EngineConfig:
     max_parallel_transfers: int = 4
     symlink_timeout: float = 1800.0
     submit_grace: float = 5.0       # wait this long before reconciling an ambiguous add
+    selection: SelectionRules = field(default_factory=SelectionRules)
 
 
 def backoff(attempts: int, base: float = 1.0) -> float:
@@ -204,7 +205,8 @@ class Lifecycle:
         wanted = [f.provider_file_id for f in torrent.files if f.priority > 0]
         skipped = {f.provider_file_id for f in torrent.files if f.priority == 0}
         choice = select_files([Candidate(f.provider_file_id, f.path, f.size)
-                               for f in torrent.files if f.provider_file_id not in skipped])
+                               for f in torrent.files if f.provider_file_id not in skipped],
+                              self.config.selection)
         if wanted:     # files a client asked for, beside those Debridge's rules pick
             choice = Selection(tuple(dict.fromkeys([*choice.ids, *wanted])))
         if not choice.ids:

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import enum
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from core.models import Category, NewTorrent, Torrent, TorrentFile, TorrentState
 
@@ -68,6 +68,55 @@ class Account:
     username: str
     premium: bool
     expires_at: str = ""
+
+
+@dataclass(frozen=True)
+class Bucket:
+    """A request budget's persisted state: tokens at `updated`, a block after a 429."""
+
+    tokens: float
+    updated: float
+    blocked_until: float = 0.0
+    strikes: int = 0                      # 429s in a row (the block doubles with each)
+    rate_limited: tuple[float, ...] = ()  # when recent 429s arrived
+
+
+@dataclass(frozen=True)
+class BudgetState:
+    """What a provider account's request budget looks like now (for the REST API and UI)."""
+
+    account: str
+    per_minute: int
+    capacity: float
+    tokens: float
+    waiting_interactive: int
+    waiting_background: int
+    blocked_for: float                    # seconds until a 429 block ends (0: none)
+    recent_rate_limits: int               # 429s in the last hour
+
+
+T = TypeVar("T")
+BucketChange = Callable[[Bucket | None, int], tuple[Bucket, T]]
+
+
+class BudgetStore(Protocol):
+    """Where request budgets live, so every thread and process shares one per account."""
+
+    def update_bucket(self, account: str, change: BucketChange[T], *, now: float,
+                      waiter: tuple[str, int] | None = None) -> T:
+        """In one write transaction: call change(bucket, interactive callers waiting),
+        store the bucket it returns. With `waiter` (id, priority), a change that returns a
+        positive wait registers the caller as waiting (until now + wait + a margin); any
+        other result removes it."""
+        ...
+
+    def read_bucket(self, account: str, now: float) -> tuple[Bucket | None, dict[int, int]]:
+        """The bucket and the live waiters by priority."""
+        ...
+
+    def get_meta(self, key: str) -> str | None: ...
+
+    def set_meta(self, key: str, value: str) -> None: ...
 
 
 class DebridProvider(Protocol):

@@ -7,7 +7,16 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from core.naming import VIDEO_EXTENSIONS
+
 PERSONAS = ("4.6.7", "5.1.4")
+# Samples, trailers and bonus material: by folder, or by the end of the file's name (so
+# "Sample.Show.S01E01.mkv" is still an episode).
+EXTRA_PATTERNS = (
+    r"(^|/)(samples?|extras?|featurettes?|trailers?|bonus|behind the scenes|deleted scenes|"
+    r"interviews|shorts|proof)/",
+    r"(^|[\s._\-(\[])(sample|trailer|featurette)[)\]]?(\.[^./]*)?$",
+)
 PROVIDER_TYPES = ("realdebrid", "sandbox")
 DOWNLOAD_ACTIONS = ("download", "symlink")
 LOG_LEVELS = ("debug", "info", "warning", "error")
@@ -17,7 +26,8 @@ USERNAME = re.compile(r"^[^\s:]{1,64}$")
 
 @dataclass(frozen=True)
 class Setting:
-    """One setting: `kind` is str, int, float, bool or choice; numbers carry their bounds."""
+    """One setting: `kind` is str, int, float, bool, choice or list (of strings); numbers
+    carry their bounds."""
 
     key: str
     kind: str
@@ -38,6 +48,20 @@ def _provider_name(value: str) -> str | None:
     if PROVIDER_NAME.match(value):
         return None
     return "must be 1-32 characters: lowercase letters, digits, '-' and '_'"
+
+
+def _regexes(values: list[str]) -> str | None:
+    for value in values:
+        try:
+            re.compile(value)
+        except re.error as exc:
+            return f"{value!r} is not a regular expression ({exc})"
+    return None
+
+
+def _extensions(values: list[str]) -> str | None:
+    bad = [v for v in values if not re.match(r"^\.[A-Za-z0-9]{1,10}$", v)]
+    return f"extensions look like '.mkv' (not {bad[0]!r})" if bad else None
 
 
 def _url_or_empty(value: str) -> str | None:
@@ -97,9 +121,44 @@ SETTINGS: tuple[Setting, ...] = (
             "seconds after the add.", minimum=0.05, maximum=3600),
     Setting("downloads.max_parallel_transfers", "int", 4,
             "Files copied at the same time by the 'download' action.", minimum=1, maximum=64),
+    Setting("downloads.max_active", "int", 0,
+            "Most torrents downloading at the provider at once. Torrents beyond it (and beyond "
+            "the provider's own limit, which Debridge reads from the provider) wait as "
+            "queuedDL and start in queue order as slots free up. 0 = only the provider's "
+            "limit.", minimum=0, maximum=10000),
+    Setting("downloads.cached_only_categories", "list", [],
+            "Categories whose releases must already be cached at the provider: an uncached "
+            "add answers 'Fails.' so the Arr tries another release (whatever "
+            "providers[].download_uncached says)."),
+    Setting("downloads.uncached_categories", "list", [],
+            "Categories whose uncached releases are downloaded by the provider even when "
+            "providers[].download_uncached is off."),
     Setting("downloads.symlink_timeout_seconds", "int", 1800,
             "How long the 'symlink' action waits for a file to appear in the mount before the "
             "torrent fails.", minimum=1, maximum=7 * 86400),
+    Setting("selection.extensions", "list", sorted(VIDEO_EXTENSIONS),
+            "File extensions Debridge asks the provider for (the other files of a torrent are "
+            "not selected).", check=_extensions),
+    Setting("selection.exclude_extras", "bool", True,
+            "Skip samples, trailers and bonus material (files whose path matches "
+            "selection.extra_patterns). Season packs keep every episode."),
+    Setting("selection.extra_patterns", "list", list(EXTRA_PATTERNS),
+            "Regular expressions (case-insensitive, searched in the file's path inside the "
+            "torrent) that mark a sample or extra.", check=_regexes),
+    Setting("selection.min_file_mb", "float", 0.0,
+            "Files smaller than this many MiB are not selected (0 = no minimum).",
+            minimum=0, maximum=10_000_000),
+    Setting("selection.max_file_mb", "float", 0.0,
+            "Files larger than this many MiB are not selected (0 = no maximum).",
+            minimum=0, maximum=10_000_000),
+    Setting("library.sync_interval_seconds", "int", 600,
+            "How often the provider account is listed so that torrents added elsewhere (the "
+            "provider's website, another tool) appear in Debridge's library, and removed ones "
+            "disappear. 0 = never.", minimum=0, maximum=7 * 86400),
+    Setting("library.details_per_sync", "int", 500,
+            "How many imported torrents get their file list fetched per sync (one provider "
+            "call each, at background priority, so adds and streams go first).",
+            minimum=0, maximum=1_000_000),
     Setting("qbit.persona", "choice", "4.6.7",
             "Which qBittorrent version Debridge presents (version strings, state names).",
             choices=PERSONAS),
@@ -144,10 +203,30 @@ PROVIDER_SETTINGS: tuple[Setting, ...] = (
             "the built-in one).", check=_url_or_empty),
     Setting("timeout_seconds", "float", 30.0, "Timeout of one provider API call.",
             minimum=0.1, maximum=600),
+    Setting("rate_limit_per_minute", "int", 0,
+            "The account's API request budget, shared by every thread and worker process. "
+            "Debridge never sends more than this many requests in any minute (a tenth of it "
+            "may go in a burst). 0 = the provider's published limit (Real-Debrid: 250; the "
+            "sandbox: 6000).", minimum=0, maximum=1_000_000),
+    Setting("download_uncached", "bool", True,
+            "Let the provider download releases it does not have cached. Off: an uncached add "
+            "is refused at once ('Fails.', so the Arr tries another release) and removed from "
+            "the provider. downloads.cached_only_categories and "
+            "downloads.uncached_categories override this per category."),
+    Setting("keep_on_delete", "bool", False,
+            "Keep the provider's torrent when a client deletes the torrent with its files "
+            "(it stays in the library). Off: the provider's torrent is deleted too, unless "
+            "another library entry still uses it."),
+    Setting("download_api_keys", "list", [],
+            "API tokens of further accounts used only to resolve download links; Debridge "
+            "moves to the next one when an account's traffic is exhausted, and to api_key "
+            "when all are.", secret=True),
 )
 
 DEFAULT_PROVIDERS: tuple[dict[str, Any], ...] = (
-    {"name": "sandbox", "type": "sandbox", "api_key": "", "base_url": "", "timeout_seconds": 30.0},
+    {"name": "sandbox", "type": "sandbox", "api_key": "", "base_url": "", "timeout_seconds": 30.0,
+     "rate_limit_per_minute": 0, "download_uncached": True, "keep_on_delete": False,
+     "download_api_keys": []},
 )
 
 BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}
@@ -159,6 +238,9 @@ def default_config() -> dict[str, Any]:
     tree: dict[str, Any] = {}
     for setting in SETTINGS:
         section, name = setting.key.split(".", 1)
-        tree.setdefault(section, {})[name] = setting.default
-    tree["providers"] = [dict(p) for p in DEFAULT_PROVIDERS]
+        default = setting.default
+        tree.setdefault(section, {})[name] = list(default) if isinstance(default, list) \
+            else default
+    tree["providers"] = [{k: list(v) if isinstance(v, list) else v for k, v in p.items()}
+                         for p in DEFAULT_PROVIDERS]
     return tree

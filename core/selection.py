@@ -1,20 +1,15 @@
-"""Which files of a torrent to ask the provider for: the videos, without samples and extras."""
+"""Which files of a torrent to ask the provider for: by extension, without extras, by size."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 
 from core.naming import VIDEO_EXTENSIONS
+from core.schema import EXTRA_PATTERNS
 
-# Folders that hold bonus material, and file-name endings that mark a sample or trailer.
-# Only the end of a name counts, so "Sample.Show.S01E01.mkv" is still an episode.
-EXTRA_FOLDERS = frozenset({
-    "sample", "samples", "extras", "extra", "featurettes", "featurette", "trailers", "trailer",
-    "bonus", "behind the scenes", "deleted scenes", "interviews", "shorts", "proof",
-})
-EXTRA_STEM = re.compile(r"(^|[\s._\-(\[])(sample|trailer|featurette)[)\]]?$", re.IGNORECASE)
+MIB = 1 << 20
 
 
 @dataclass(frozen=True)
@@ -34,34 +29,68 @@ class Selection:
     reason: str = ""
 
 
+@dataclass(frozen=True)
+class SelectionRules:
+    """The selection.* settings. Sizes are bytes; 0 means no bound."""
+
+    extensions: frozenset[str] = VIDEO_EXTENSIONS
+    exclude_extras: bool = True
+    extra_patterns: tuple[re.Pattern[str], ...] = field(
+        default_factory=lambda: compile_patterns(EXTRA_PATTERNS))
+    min_size: int = 0
+    max_size: int = 0
+
+    @classmethod
+    def from_settings(cls, extensions: Iterable[str], exclude_extras: bool,
+                      extra_patterns: Iterable[str], min_mb: float,
+                      max_mb: float) -> SelectionRules:
+        return cls(frozenset(e.lower() for e in extensions), exclude_extras,
+                   compile_patterns(extra_patterns), int(min_mb * MIB), int(max_mb * MIB))
+
+    def is_extra(self, path: str) -> bool:
+        return any(p.search(path) for p in self.extra_patterns)
+
+    def size_fits(self, size: int) -> bool:
+        return size >= self.min_size and (not self.max_size or size <= self.max_size)
+
+
+def compile_patterns(patterns: Iterable[str]) -> tuple[re.Pattern[str], ...]:
+    return tuple(re.compile(p, re.IGNORECASE) for p in patterns)
+
+
 def _extension(path: str) -> str:
     name = path.rsplit("/", 1)[-1]
     return "." + name.rsplit(".", 1)[-1].lower() if "." in name else ""
 
 
 def is_extra(path: str) -> bool:
-    """A sample, trailer or bonus file (by its folder or the end of its name)."""
-    *folders, name = path.split("/")
-    if any(folder.strip().lower() in EXTRA_FOLDERS for folder in folders):
-        return True
-    stem = name.rsplit(".", 1)[0] if "." in name else name
-    return bool(EXTRA_STEM.search(stem))
+    """A sample, trailer or bonus file by the default patterns."""
+    return SelectionRules().is_extra(path)
 
 
-def select_files(files: Sequence[Candidate],
-                 extensions: frozenset[str] = VIDEO_EXTENSIONS) -> Selection:
-    """Every video file that is not a sample/extra (season packs keep all episodes)."""
-    chosen = [f.id for f in files if _extension(f.path) in extensions and not is_extra(f.path)]
+def select_files(files: Sequence[Candidate], rules: SelectionRules | None = None) -> Selection:
+    """Every wanted file (season packs keep all episodes), or why there is none."""
+    rules = rules or SelectionRules()
+    typed = [f for f in files if _extension(f.path) in rules.extensions]
+    kept = [f for f in typed if not (rules.exclude_extras and rules.is_extra(f.path))]
+    chosen = [f for f in kept if rules.size_fits(f.size)]
     if chosen:
-        return Selection(tuple(chosen))
-    videos = [f for f in files if _extension(f.path) in extensions]
-    if videos:
-        reason = (f"nothing to select: the {len(videos)} video file(s) are samples or extras "
-                  f"({', '.join(v.path for v in videos[:3])})")
+        return Selection(tuple(f.id for f in chosen))
+    if kept:
+        bounds = []
+        if rules.min_size:
+            bounds.append(f"at least {rules.min_size / MIB:g} MiB")
+        if rules.max_size:
+            bounds.append(f"at most {rules.max_size / MIB:g} MiB")
+        reason = (f"nothing to select: none of the {len(kept)} wanted file(s) is "
+                  f"{' and '.join(bounds)} (selection.min_file_mb / max_file_mb)")
+    elif typed:
+        reason = (f"nothing to select: the {len(typed)} file(s) of a wanted type are samples "
+                  f"or extras ({', '.join(v.path for v in typed[:3])})")
     elif files:
         kinds = sorted({_extension(f.path) or "(no extension)" for f in files})
-        reason = ("nothing to select: no video files in this torrent (found "
-                  + ", ".join(kinds[:8]) + ")")
+        reason = ("nothing to select: no file of a wanted type in this torrent (found "
+                  + ", ".join(kinds[:8]) + "; see selection.extensions)")
     else:
         reason = "nothing to select: the provider reported no files"
     return Selection((), reason)

@@ -35,6 +35,10 @@ class ProviderSettings:
     api_key: str
     base_url: str
     timeout_seconds: float
+    rate_limit_per_minute: int = 0
+    download_uncached: bool = True
+    keep_on_delete: bool = False
+    download_api_keys: tuple[str, ...] = ()
 
 
 class Settings(Mapping[str, Any]):
@@ -91,7 +95,9 @@ class Settings(Mapping[str, Any]):
         """Every value, secrets masked: safe to log or return from an API."""
         out = {k: ("***" if BY_KEY[k].secret and v else v) for k, v in self._values.items()}
         out["providers"] = [
-            {**p.__dict__, "api_key": "***" if p.api_key else ""} for p in self.providers
+            {**p.__dict__, "api_key": "***" if p.api_key else "",
+             "download_api_keys": ["***" for _ in p.download_api_keys]}
+            for p in self.providers
         ]
         return out
 
@@ -128,6 +134,14 @@ def _convert(setting: Setting, raw: Any, key: str, source: str) -> Any:
             raise fail(f"must be at least {setting.minimum:g}")
         if setting.maximum is not None and value > setting.maximum:
             raise fail(f"must be at most {setting.maximum:g}")
+    elif setting.kind == "list":
+        if from_text:
+            value = _list_from_text(raw)
+        if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+            raise fail("must be a list of strings")
+        if any("\x00" in v or not v for v in value):
+            raise fail("must not hold empty strings or NUL")
+        value = list(value)
     else:
         if not isinstance(value, str):
             raise fail("must be a string")
@@ -140,6 +154,17 @@ def _convert(setting: Setting, raw: Any, key: str, source: str) -> Any:
         if problem:
             raise fail(problem)
     return value
+
+
+def _list_from_text(raw: str) -> Any:
+    """An environment list: a JSON array, or comma-separated values."""
+    text = raw.strip()
+    if text.startswith("["):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            return None
+    return [part.strip() for part in text.split(",") if part.strip()]
 
 
 def _flatten(data: Mapping[str, Any], source: str) -> tuple[dict[str, Any], list[Any] | None]:
@@ -217,6 +242,7 @@ def _providers(raw: list[Any], source: str,
         if values["type"] == "realdebrid" and not values["api_key"]:
             raise SettingsError(f"missing value for '{where}.api_key' in {source}: "
                                 "a realdebrid provider needs its API token")
+        values["download_api_keys"] = tuple(values["download_api_keys"])
         result.append(ProviderSettings(**values))
     names = [p.name for p in result]
     for name in names:

@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
-from core.ports import DebridProvider
+from core.ports import BudgetStore, DebridProvider
 from core.settings import ProviderSettings
 from debrid.realdebrid import RealDebrid
 
 SANDBOX_TOKEN = "sandbox"  # noqa: S105 (the embedded sandbox accepts any token)
+# Requests per minute when providers[].rate_limit_per_minute is 0: the published limits.
+PUBLISHED_LIMITS = {"realdebrid": 250, "sandbox": 6000}
 
 
-def build_provider(settings: ProviderSettings) -> DebridProvider:
-    """The client for one configured provider account (the sandbox speaks Real-Debrid)."""
+def build_provider(settings: ProviderSettings,
+                   store: BudgetStore | None = None) -> DebridProvider:
+    """The client for one configured provider account (the sandbox speaks Real-Debrid).
+    With a store, every API call goes through the account's shared request budget."""
+    per_minute = settings.rate_limit_per_minute or PUBLISHED_LIMITS[settings.type]
+    common = {"name": settings.name, "base_url": settings.base_url,
+              "timeout": settings.timeout_seconds, "per_minute": per_minute, "store": store,
+              "download_api_keys": settings.download_api_keys}
     if settings.type == "realdebrid":
-        return RealDebrid(name=settings.name, api_key=settings.api_key,
-                          base_url=settings.base_url, timeout=settings.timeout_seconds)
+        return RealDebrid(api_key=settings.api_key, **common)
     if settings.type == "sandbox":
         if not settings.base_url:
             raise ValueError(f"provider {settings.name!r}: the sandbox was not started")
-        return RealDebrid(name=settings.name, api_key=settings.api_key or SANDBOX_TOKEN,
-                          base_url=settings.base_url, timeout=settings.timeout_seconds)
+        return RealDebrid(api_key=settings.api_key or SANDBOX_TOKEN, **common)
     raise ValueError(f"unknown provider type {settings.type!r}")

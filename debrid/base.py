@@ -23,6 +23,7 @@ from tenacity import (
 )
 
 from core.errors import ProviderError, ProviderErrorKind
+from debrid.budget import RequestBudget
 
 log = logging.getLogger(__name__)
 K = ProviderErrorKind
@@ -110,18 +111,22 @@ ErrorMapper = Callable[[requests.Response], DebridError]
 
 
 class HttpClient:
-    """requests.Session with a base URL, a bearer token, timeouts and careful retries.
+    """requests.Session with a base URL, a bearer token, timeouts, the account's request
+    budget and careful retries.
 
-    Retries (tenacity) happen only on transient errors. A request that is not idempotent
-    (an add) is retried only when it certainly did not take effect: a 429 refusal or a
-    connection that could not be made. Timeouts and 5xx after sending are raised as
-    ambiguous for the engine to reconcile.
+    Every attempt takes a token from the budget first; a 429 blocks the whole budget.
+    Retries (tenacity) happen only on transient errors (429, 5xx, timeouts), never on
+    refusals. A request that is not idempotent (an add) is retried only when it certainly
+    did not take effect: a 429 refusal or a connection that could not be made. Timeouts and
+    5xx after sending are raised as ambiguous for the engine to reconcile.
     """
 
     def __init__(self, *, provider: str, base_url: str, token: str, timeout: float,
                  map_error: ErrorMapper, attempts: int = 3, max_wait: float = 8.0,
-                 session: requests.Session | None = None) -> None:
+                 session: requests.Session | None = None,
+                 budget: RequestBudget | None = None, account: str = "") -> None:
         self.provider = provider
+        self.account = account or provider      # which account's token (for logs: no secret)
         self.base_url = base_url.rstrip("/")
         self.timeout = (min(10.0, timeout), timeout)
         self.map_error = map_error
@@ -131,6 +136,7 @@ class HttpClient:
         self._headers = {"Authorization": f"Bearer {token}", "User-Agent": "Debridge"}
         self._shared = session
         self._local = threading.local()
+        self.budget = budget
 
     @property
     def session(self) -> requests.Session:
@@ -144,11 +150,13 @@ class HttpClient:
     def request(self, method: str, path: str, *, idempotent: bool,
                 **kwargs: Any) -> requests.Response:
         def retryable(exc: BaseException) -> bool:
-            return (isinstance(exc, DebridError) and exc.retryable
+            return (isinstance(exc, RateLimited | ServiceUnavailable)
                     and (idempotent or not exc.ambiguous))
 
         def wait(state: RetryCallState) -> float:
             exc = state.outcome.exception() if state.outcome else None
+            if isinstance(exc, RateLimited) and self.budget is not None:
+                return 0.0                  # the budget's block paces the next attempt
             base = self._backoff(state)
             after = getattr(exc, "retry_after", None) or 0.0
             return max(base, min(after, self.max_wait))
@@ -160,6 +168,8 @@ class HttpClient:
     def _once(self, method: str, path: str, idempotent: bool,
               kwargs: dict[str, Any]) -> requests.Response:
         url = f"{self.base_url}/{path.lstrip('/')}"
+        if self.budget is not None:
+            self.budget.acquire()
         try:
             response = self.session.request(method, url, timeout=self.timeout, **kwargs)
         except requests.ConnectionError as exc:
@@ -181,12 +191,28 @@ class HttpClient:
             if error.http_status is None:
                 error.http_status = response.status_code
             error.provider = self.provider
+            if error.retry_after is None:
+                error.retry_after = _retry_after(response)
             if response.status_code >= 500 and not idempotent:
                 error.ambiguous = True
             log.info("provider %s: %s %s -> HTTP %d %s", self.provider, method,
                      path.split("?")[0], response.status_code, error.message)
+            if isinstance(error, RateLimited) and self.budget is not None:
+                self.budget.rate_limited(error.retry_after)
             raise error
+        if self.budget is not None:
+            self.budget.succeeded()
         return response
+
+
+def _retry_after(response: requests.Response) -> float | None:
+    """Retry-After in seconds (an HTTP date is rare from APIs; it counts as absent)."""
+    value = response.headers.get("Retry-After", "").strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if 0 < seconds <= 3600 else None
 
 
 def _never_sent(exc: requests.ConnectionError) -> bool:

@@ -10,7 +10,15 @@ from typing import Any
 
 import requests
 
-from core.ports import Account, DirectLink, RemoteFile, RemoteStatus, RemoteTorrent
+from core.ports import (
+    Account,
+    BudgetState,
+    BudgetStore,
+    DirectLink,
+    RemoteFile,
+    RemoteStatus,
+    RemoteTorrent,
+)
 from debrid.base import (
     AuthError,
     Blocked,
@@ -28,6 +36,8 @@ from debrid.base import (
     SlotsFull,
     Unsupported,
 )
+from debrid.budget import RequestBudget
+from debrid.keys import LinkAccounts
 
 log = logging.getLogger(__name__)
 API_ROOT = "https://api.real-debrid.com/rest/1.0"
@@ -133,11 +143,22 @@ class RealDebrid:
                                 supports_torrent_file=True, links_need_resolution=True)
 
     def __init__(self, *, name: str, api_key: str, base_url: str = "", timeout: float = 30.0,
-                 attempts: int = 3, session: requests.Session | None = None) -> None:
+                 attempts: int = 3, session: requests.Session | None = None,
+                 per_minute: int = 0, store: BudgetStore | None = None,
+                 download_api_keys: Sequence[str] = ()) -> None:
         self.name = name
-        self.http = HttpClient(provider=name, base_url=base_url or API_ROOT, token=api_key,
-                               timeout=timeout, map_error=map_error, attempts=attempts,
-                               session=session)
+
+        def client(token: str, account: str) -> HttpClient:
+            budget = RequestBudget(store, account, per_minute) \
+                if store is not None and per_minute > 0 else None
+            return HttpClient(provider=name, base_url=base_url or API_ROOT, token=token,
+                              timeout=timeout, map_error=map_error, attempts=attempts,
+                              session=session, budget=budget, account=account)
+
+        self.http = client(api_key, name)
+        self.links = LinkAccounts(self.http, [client(key, f"{name}/links{i + 1}")
+                                              for i, key in enumerate(download_api_keys)],
+                                  store)
 
     def add_magnet(self, magnet: str) -> str:
         response = self.http.request("POST", "torrents/addMagnet", idempotent=False,
@@ -199,8 +220,8 @@ class RealDebrid:
             self.http.request("DELETE", f"torrents/delete/{torrent_id}", idempotent=True)
 
     def resolve_link(self, link: str) -> DirectLink:
-        response = self.http.request("POST", "unrestrict/link", idempotent=True,
-                                     data={"link": link})
+        response = self.links.call(lambda http: http.request(
+            "POST", "unrestrict/link", idempotent=True, data={"link": link}))
         body = _json(response)
         try:
             return DirectLink(url=str(body["download"]), filename=str(body.get("filename", "")),
@@ -208,6 +229,11 @@ class RealDebrid:
                               expires_at=time.time() + LINK_CACHE_SECONDS)
         except (KeyError, TypeError, ValueError):
             raise ProtocolError("unrestrict/link answered without a download URL") from None
+
+    def budgets(self) -> list[BudgetState]:
+        """The request budget of the main account and of each download key's account."""
+        clients = [self.http, *self.links.extra]
+        return [c.budget.state() for c in clients if c.budget is not None]
 
     def get_account(self) -> Account:
         body = _json(self.http.request("GET", "user", idempotent=True))

@@ -142,6 +142,55 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             message TEXT NOT NULL
         )""",
     ),
+    (
+        # The request budget of each provider account (a token bucket every process shares)
+        # and the callers waiting on it, so background work yields to interactive work.
+        """CREATE TABLE budgets (
+            account TEXT PRIMARY KEY,
+            tokens REAL NOT NULL,
+            updated REAL NOT NULL,
+            blocked_until REAL NOT NULL DEFAULT 0,
+            strikes INTEGER NOT NULL DEFAULT 0,
+            rate_limited TEXT NOT NULL DEFAULT ''
+        )""",
+        """CREATE TABLE budget_waiters (
+            account TEXT NOT NULL,
+            waiter TEXT NOT NULL,
+            priority INTEGER NOT NULL,
+            until REAL NOT NULL,
+            PRIMARY KEY (account, waiter)
+        ) WITHOUT ROWID""",
+        # Torrents of the provider account that Debridge did not add (library sync), with
+        # their files once fetched.
+        """CREATE TABLE imported_torrents (
+            provider TEXT NOT NULL,
+            remote_id TEXT NOT NULL,
+            hash TEXT NOT NULL,
+            name TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            status TEXT NOT NULL,
+            progress REAL NOT NULL,
+            added REAL NOT NULL,
+            ended REAL,
+            links INTEGER NOT NULL,
+            files_known INTEGER NOT NULL DEFAULT 0,
+            seen_gen INTEGER NOT NULL,
+            missing INTEGER NOT NULL DEFAULT 0,
+            PRIMARY KEY (provider, remote_id)
+        ) WITHOUT ROWID""",
+        "CREATE INDEX imported_hash ON imported_torrents(provider, hash)",
+        "CREATE INDEX imported_details ON imported_torrents(provider, files_known, added)",
+        """CREATE TABLE imported_files (
+            provider TEXT NOT NULL,
+            remote_id TEXT NOT NULL,
+            file_id TEXT NOT NULL,
+            path TEXT NOT NULL,
+            size INTEGER NOT NULL,
+            selected INTEGER NOT NULL,
+            link TEXT NOT NULL,
+            PRIMARY KEY (provider, remote_id, file_id)
+        ) WITHOUT ROWID""",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

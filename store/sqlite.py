@@ -11,6 +11,7 @@ from pathlib import Path
 from tenacity import retry, retry_if_exception, stop_after_delay, wait_random
 
 from store.accounts import AccountQueries
+from store.budgets import BudgetQueries
 from store.migrations import migrate
 from store.torrents import TorrentQueries
 
@@ -29,7 +30,7 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA journal_mode=WAL")
 
 
-class SqliteStore(TorrentQueries, AccountQueries):
+class SqliteStore(TorrentQueries, AccountQueries, BudgetQueries):
     """Debridge's persistent state. Thread-safe; several processes may share the file."""
 
     def __init__(self, path: Path) -> None:

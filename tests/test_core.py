@@ -20,7 +20,7 @@ from core.naming import (
     sanitize_component,
 )
 from core.redact import RedactingFilter, redact
-from core.selection import Candidate, is_extra, select_files
+from core.selection import MIB, Candidate, SelectionRules, is_extra, select_files
 from core.sources import parse_magnet, parse_torrent_file
 from tests.helpers import make_torrent
 
@@ -132,7 +132,7 @@ def test_extras_detection_by_folder_and_name_end() -> None:
 
 
 @pytest.mark.parametrize(("paths", "fragment"), [
-    (("readme.txt", "cover.jpg"), "no video files"),
+    (("readme.txt", "cover.jpg"), "no file of a wanted type"),
     (("Sample/sample.mkv",), "samples or extras"),
     ((), "reported no files"),
 ])
@@ -140,6 +140,27 @@ def test_nothing_selectable_says_why(paths: tuple[str, ...], fragment: str) -> N
     choice = select_files(_candidates(*paths))
     assert choice.ids == ()
     assert fragment in choice.reason
+
+
+def test_selection_rules_from_settings() -> None:
+    files = [Candidate("1", "Show.S01E01.mkv", 700 * MIB), Candidate("2", "Show.S01E02.mkv",
+                                                                     40 * MIB),
+             Candidate("3", "Show.S01E03.avi", 9000 * MIB), Candidate("4", "Show.nfo", 10),
+             Candidate("5", "Sample/show.mkv", 700 * MIB), Candidate("6", "music.flac", 800)]
+    sized = SelectionRules.from_settings([".mkv", ".avi"], True, [r"(^|/)sample/"], 50, 8000)
+    assert select_files(files, sized).ids == ("1",)
+    everything = SelectionRules.from_settings([".mkv", ".FLAC"], False, [], 0, 0)
+    assert select_files(files, everything).ids == ("1", "2", "5", "6")
+    too_big = SelectionRules.from_settings([".avi"], True, [], 0, 100)
+    assert "at most 100 MiB" in select_files(files, too_big).reason
+
+
+def test_season_packs_keep_every_episode() -> None:
+    episodes = [Candidate(str(i), f"Show.S02/Show.S02E{i:02d}.mkv", 500 * MIB)
+                for i in range(1, 13)]
+    extras = [Candidate("98", "Show.S02/Sample/Show.S02E01.mkv", 20 * MIB),
+              Candidate("99", "Show.S02/Show.S02.nfo", 100)]
+    assert select_files([*episodes, *extras]).ids == tuple(str(i) for i in range(1, 13))
 
 
 # -- redaction --------------------------------------------------------------------------------

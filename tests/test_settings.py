@@ -73,6 +73,15 @@ def test_unknown_key_names_the_key_and_the_file(tmp_path: Path) -> None:
      "providers[0].base_url"),
     ({"providers": [{"name": "a", "type": "sandbox"}, {"name": "a", "type": "sandbox"}]},
      "'a'"),
+    ({"selection": {"extensions": "mkv"}}, "selection.extensions"),
+    ({"selection": {"extensions": ["mkv"]}}, "selection.extensions"),
+    ({"selection": {"extra_patterns": ["(unclosed"]}}, "selection.extra_patterns"),
+    ({"downloads": {"cached_only_categories": [""]}}, "downloads.cached_only_categories"),
+    ({"downloads": {"max_active": -1}}, "downloads.max_active"),
+    ({"providers": [{"name": "rd", "type": "sandbox", "download_api_keys": [1]}]},
+     "providers[0].download_api_keys"),
+    ({"providers": [{"name": "rd", "type": "sandbox", "keep_on_delete": "yes"}]},
+     "providers[0].keep_on_delete"),
 ])
 def test_invalid_values_name_the_key(tmp_path: Path, data: dict[str, object],
                                      key: str) -> None:
@@ -124,6 +133,25 @@ def test_bad_environment_variables_are_named(tmp_path: Path, variable: str, valu
     with pytest.raises(SettingsError) as caught:
         load_settings(_write(tmp_path, {}), environ={variable: value})
     assert fragment in str(caught.value)
+
+
+def test_lists_from_the_environment(tmp_path: Path) -> None:
+    settings = load_settings(_write(tmp_path, {}), environ={
+        "DEBRIDGE__SELECTION__EXTENSIONS": ".mkv, .mp4",
+        "DEBRIDGE__DOWNLOADS__CACHED_ONLY_CATEGORIES": '["tv-sonarr", "radarr"]',
+        "DEBRIDGE__PROVIDERS__0__NAME": "rd",
+        "DEBRIDGE__PROVIDERS__0__TYPE": "sandbox",
+        "DEBRIDGE__PROVIDERS__0__DOWNLOAD_API_KEYS": "key-one,key-two",
+        "DEBRIDGE__PROVIDERS__0__DOWNLOAD_UNCACHED": "false"})
+    assert settings["selection.extensions"] == [".mkv", ".mp4"]
+    assert settings["downloads.cached_only_categories"] == ["tv-sonarr", "radarr"]
+    provider = settings.providers[0]
+    assert provider.download_api_keys == ("key-one", "key-two")
+    assert provider.download_uncached is False
+    assert "key-one" not in json.dumps(settings.redacted())
+    with pytest.raises(SettingsError, match="DOWNLOADS__UNCACHED_CATEGORIES"):
+        load_settings(_write(tmp_path, {}), environ={
+            "DEBRIDGE__DOWNLOADS__UNCACHED_CATEGORIES": "[not json"})
 
 
 def test_config_path_prefers_cli_then_environment() -> None:

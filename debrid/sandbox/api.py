@@ -20,7 +20,7 @@ from .catalogue import (
     parse_torrent_file,
 )
 from .errors import ApiError, bad_parameter, missing_parameter, unknown_resource
-from .runtime import Sandbox, current, origin
+from .runtime import Sandbox, bearer_token, current, origin
 from .status import js_date
 
 blueprint = Blueprint("rest", __name__)
@@ -244,6 +244,8 @@ def unrestrict_link() -> Response:
     match = _HOSTER_PATH.fullmatch(urlsplit(raw).path)
     sandbox = current()
     state, options = sandbox.state, sandbox.options
+    if bearer_token() in options.exhausted_tokens:
+        raise ApiError(503, 36)  # fair_usage_limit: this account's traffic is used up
     with state.lock:
         link = state.link(match.group(1)) if match else None
         if link is None:

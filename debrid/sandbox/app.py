@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 from . import admin, api, cdn
 from .errors import ApiError, error_response
 from .faults import fault_response
-from .runtime import Sandbox, current
+from .runtime import Sandbox, bearer_token, current
 
 API_PREFIX = "/rest/1.0"
 CDN_PREFIX = "/cdn/"
@@ -43,15 +43,6 @@ def _is_api(path: str) -> bool:
     return path == API_PREFIX or path.startswith(API_PREFIX + "/")
 
 
-def bearer_token() -> str:
-    """The request's token: `Authorization: Bearer`, or `auth_token` as Real-Debrid allows."""
-    header = request.headers.get("Authorization", "")
-    scheme, _, token = header.partition(" ")
-    if scheme.lower() == "bearer" and token.strip():
-        return token.strip()
-    return request.args.get("auth_token", "").strip()
-
-
 def _gate() -> Response | None:
     path = request.path
     api_call = _is_api(path)
@@ -61,6 +52,8 @@ def _gate() -> Response | None:
     sandbox = current()
     rule = sandbox.faults.take(request.method, path)
     if rule is not None:
+        if rule.kind == "cut":
+            g.cut_after = rule.after_bytes  # the CDN route acts it out
         response = fault_response(rule)
         if response is not None:
             return response

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
+import socket
 import time
 import unicodedata
 from collections.abc import Iterator
 from urllib.parse import quote
 
-from flask import Blueprint, Response, request
+from flask import Blueprint, Response, g, request
 from werkzeug.datastructures import Range
 from werkzeug.http import http_date
 
@@ -64,6 +66,20 @@ def _stream(record: DownloadRecord, start: int, stop: int, rate: int) -> Iterato
                 time.sleep(ahead)
 
 
+def _cut(body: Iterator[bytes], after: int, sock: socket.socket | None) -> Iterator[bytes]:
+    """Send `after` bytes of `body`, then drop the connection as a failing CDN node does."""
+    sent = 0
+    for piece in body:
+        if sent + len(piece) >= after:
+            yield piece[: after - sent]
+            break
+        sent += len(piece)
+        yield piece
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+
+
 def _plain(status: int, message: str, headers: dict[str, str] | None = None) -> Response:
     return Response(message + "\n", status=status, mimetype="text/plain", headers=headers)
 
@@ -98,6 +114,9 @@ def serve(token: str, name: str) -> Response:
         headers["Content-Range"] = first.to_content_range_header(size) or f"bytes */{size}"
     headers["Content-Length"] = str(stop - start)
     body = _stream(record, start, stop, sandbox.options.cdn_bytes_per_second)
+    cut_after = g.get("cut_after")
+    if cut_after is not None:
+        body = _cut(body, cut_after, request.environ.get("werkzeug.socket"))
     return Response(
         body, status=status, headers=headers, mimetype=record.mime, direct_passthrough=True
     )

@@ -15,7 +15,7 @@ from werkzeug.http import HTTP_STATUS_CODES
 
 from .errors import error_response
 
-FAULT_KINDS = ("status", "timeout", "malformed")
+FAULT_KINDS = ("status", "timeout", "malformed", "cut")
 _MALFORMED_BODY = '{"id": "SANDBOX", "uri": '  # cut short: valid JSON never ends like this
 
 
@@ -33,6 +33,7 @@ class FaultRule:
     probability: float
     count: int | None  # firings left; None = forever
     delay: float
+    after_bytes: int = 0  # "cut": the CDN drops the connection after this many body bytes
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -46,6 +47,7 @@ class FaultRule:
             "probability": self.probability,
             "count": self.count,
             "delay": self.delay,
+            "after_bytes": self.after_bytes,
         }
 
 
@@ -81,6 +83,9 @@ def rule_from_json(payload: Mapping[str, Any], rule_id: int) -> FaultRule:
     count = payload.get("count")
     if count is not None and (isinstance(count, bool) or not isinstance(count, int) or count < 1):
         raise ValueError("'count' must be a positive integer")
+    after_bytes = payload.get("after_bytes", 0)
+    if isinstance(after_bytes, bool) or not isinstance(after_bytes, int) or after_bytes < 0:
+        raise ValueError("'after_bytes' must be a non-negative integer")
     probability = _number(payload, "probability", 1.0)
     if probability > 1:
         raise ValueError("'probability' must be between 0 and 1")
@@ -95,6 +100,7 @@ def rule_from_json(payload: Mapping[str, Any], rule_id: int) -> FaultRule:
         probability=probability,
         count=count,
         delay=_number(payload, "delay", 0.0),
+        after_bytes=after_bytes,
     )
 
 
@@ -151,11 +157,12 @@ def fault_response(rule: FaultRule) -> Response | None:
     """Act out a rule: a response to send instead of the real one, or None to go on.
 
     A `timeout` rule sleeps and then lets the request through, so the server-side effect still
-    happens after the client gave up: the ambiguous case a client must survive.
+    happens after the client gave up: the ambiguous case a client must survive. A `cut` rule
+    lets it through too; the CDN then drops the connection mid-body.
     """
     if rule.delay:
         time.sleep(rule.delay)
-    if rule.kind == "timeout":
+    if rule.kind in ("timeout", "cut"):
         return None
     if rule.kind == "malformed":
         return Response(_MALFORMED_BODY, status=rule.status, mimetype="application/json")

@@ -25,11 +25,13 @@ class SandboxOptions:
     rate_limit_per_minute: int = 0  # API requests per bearer token per minute; 0 = off
     dead_after_seconds: float = 60.0  # when a [dead] torrent dies, counted from its end
     tokens: tuple[str, ...] = ()  # accepted bearer tokens; empty = any non-empty token
+    exhausted_tokens: tuple[str, ...] = ()  # accounts out of traffic: unrestrict answers 503/36
     cdn_bytes_per_second: int = 0  # CDN throttle per connection; 0 = unthrottled
 
     def as_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
         data["tokens"] = list(self.tokens)
+        data["exhausted_tokens"] = list(self.exhausted_tokens)
         return data
 
 

@@ -29,3 +29,12 @@ def current() -> Sandbox:
 def origin() -> str:
     """Scheme, host and port the client used; links are built on it so they stay reachable."""
     return request.host_url.rstrip("/")
+
+
+def bearer_token() -> str:
+    """The request's token: `Authorization: Bearer`, or `auth_token` as Real-Debrid allows."""
+    header = request.headers.get("Authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return request.args.get("auth_token", "").strip()
