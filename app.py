@@ -10,6 +10,7 @@ import os
 import signal
 import sys
 import threading
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -24,16 +25,20 @@ from core.auth import (
     reset_generated_password,
     resolve_password_hash,
 )
-from core.engine import Engine
+from core.engine import Engine, PeriodicJob
 from core.finalize import Finalizer
 from core.library import Library
+from core.library_sync import LibrarySync
 from core.lifecycle import EngineConfig, Lifecycle
 from core.links import LinkResolver
+from core.policy import Policies, ProviderPolicy
+from core.ports import DebridProvider
 from core.preferences import Preferences
 from core.redact import RedactingFilter
 from core.selection import SelectionRules
 from core.services import EXTENSION_KEY, Services
 from core.settings import Settings, SettingsError, config_path, load_settings, replace_provider
+from core.slots import SlotGate
 from debrid import build_provider
 from debrid.cdn import HttpContentSource
 from debrid.sandbox import SandboxOptions, SandboxServer
@@ -118,15 +123,16 @@ def prepare_password(settings: Settings, store: SqliteStore) -> str:
     return password_hash
 
 
-def create_app(settings: Settings, *, start_background: bool = True) -> Flask:
-    """The Flask app with every surface; starts the engine loop unless told not to."""
-    settings, sandboxes = start_sandboxes(settings)
-    store = open_store(settings.data_dir)
-    settings.downloads_folder.mkdir(parents=True, exist_ok=True)
-    providers = {p.name: build_provider(p, store) for p in settings.providers}
+def build_engine(settings: Settings, store: SqliteStore,
+                 providers: Mapping[str, DebridProvider]) -> tuple[Engine, Lifecycle]:
+    """The torrent engine and its periodic jobs, configured from the settings."""
     action = settings["downloads.action"]
     finalizer = Finalizer(store, LinkResolver(store, providers), HttpContentSource(), action,
                           settings.mount_path, settings["downloads.symlink_timeout_seconds"])
+    policies = Policies.build(
+        {p.name: ProviderPolicy(p.download_uncached, p.keep_on_delete)
+         for p in settings.providers},
+        settings["downloads.cached_only_categories"], settings["downloads.uncached_categories"])
     config = EngineConfig(action=action, mount_path=settings.mount_path,
                           poll_interval=settings["downloads.poll_interval_seconds"],
                           max_parallel_transfers=settings["downloads.max_parallel_transfers"],
@@ -136,15 +142,31 @@ def create_app(settings: Settings, *, start_background: bool = True) -> Flask:
                               settings["selection.exclude_extras"],
                               settings["selection.extra_patterns"],
                               settings["selection.min_file_mb"],
-                              settings["selection.max_file_mb"]))
-    preferences = Preferences(store)
-    engine = Engine(store, Lifecycle(store, providers, finalizer, config,
-                                     active_limit=preferences.active_download_limit),
-                    transfer_threads=config.max_parallel_transfers,
-                    download_action=action == "download")
+                              settings["selection.max_file_mb"]),
+                          policies=policies)
+    slots = SlotGate(store, providers, settings["downloads.max_active"],
+                     Preferences(store).active_download_limit)
+    lifecycle = Lifecycle(store, providers, finalizer, config, slots)
+    sync = LibrarySync(store, providers, settings["library.details_per_sync"])
+    engine = Engine(store, lifecycle, transfer_threads=config.max_parallel_transfers,
+                    download_action=action == "download",
+                    jobs=[PeriodicJob("library-sync", settings["library.sync_interval_seconds"],
+                                      sync.run)])
+    return engine, lifecycle
+
+
+def create_app(settings: Settings, *, start_background: bool = True) -> Flask:
+    """The Flask app with every surface; starts the engine loop unless told not to."""
+    settings, sandboxes = start_sandboxes(settings)
+    store = open_store(settings.data_dir)
+    settings.downloads_folder.mkdir(parents=True, exist_ok=True)
+    providers = {p.name: build_provider(p, store) for p in settings.providers}
+    engine, lifecycle = build_engine(settings, store, providers)
     library = Library(store, downloads_folder=settings.downloads_folder,
                       default_provider=settings.providers[0].name,
-                      add_wait_seconds=settings["qbit.add_wait_seconds"], wake=engine.wake)
+                      add_wait_seconds=settings["qbit.add_wait_seconds"], wake=engine.wake,
+                      waits_for_slot=lifecycle.slots.waits,
+                      must_be_cached=lifecycle.must_be_cached)
     authenticator = Authenticator(store, AuthPolicy(
         username=settings["auth.username"], password_hash=prepare_password(settings, store),
         session_timeout=settings["auth.session_timeout_seconds"],

@@ -1,4 +1,5 @@
-"""The engine loop: one process at a time (a lease in the store) advances every due torrent."""
+"""The engine loop: one process at a time (a lease in the store) advances every due torrent,
+polls many active torrents with one list call, and runs the periodic jobs (library sync)."""
 
 from __future__ import annotations
 
@@ -8,11 +9,13 @@ import socket
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 
 from core.lifecycle import Lifecycle, backoff
-from core.models import TorrentState
+from core.models import Torrent, TorrentState
+from core.polling import LIST_POLL_MIN
 from core.ports import Store
 
 log = logging.getLogger(__name__)
@@ -22,6 +25,16 @@ LEASE_TTL = 15.0
 LEASE_RENEW = 4.0
 IDLE_TICK = 0.5        # another process may have queued work: look this often when idle
 CONTROL_THREADS = 8
+
+
+@dataclass(frozen=True)
+class PeriodicJob:
+    """Background work run every `interval` seconds (0: never) by the lease holder; when it
+    last ran is kept in the store, so a restart does not run it again at once."""
+
+    name: str
+    interval: float
+    run: Callable[[], object]
 
 
 def make_owner_id() -> str:
@@ -60,7 +73,7 @@ class Engine:
 
     def __init__(self, store: Store, lifecycle: Lifecycle, *, transfer_threads: int,
                  download_action: bool, clock: Callable[[], float] = time.time,
-                 owner: str | None = None) -> None:
+                 owner: str | None = None, jobs: Sequence[PeriodicJob] = ()) -> None:
         self.store = store
         self.lifecycle = lifecycle
         self.clock = clock
@@ -73,6 +86,8 @@ class Engine:
         self._control = ThreadPoolExecutor(CONTROL_THREADS, thread_name_prefix="engine")
         self._transfers = ThreadPoolExecutor(transfer_threads, thread_name_prefix="transfer")
         self._thread: threading.Thread | None = None
+        self._jobs = [job for job in jobs if job.interval > 0]
+        self._running_jobs: set[str] = set()
         self._leased_until = 0.0
         self.holds_lease = False
 
@@ -132,9 +147,12 @@ class Engine:
         if not self._lease():
             return LEASE_RENEW
         now = self.clock()
+        self._start_due_jobs(now)
         with self._guard:
             busy = set(self._inflight)
-        for torrent in self.store.due_torrents(now, limit=len(busy) + 200):
+        due = self.store.due_torrents(now, limit=len(busy) + 200)
+        busy |= self._poll_by_list(due, busy)
+        for torrent in due:
             if torrent.id in busy or self._stop.is_set():
                 continue
             transfer = self.download_action and torrent.state is TorrentState.FINALIZING
@@ -152,6 +170,62 @@ class Engine:
         if next_due is None:
             return IDLE_TICK
         return max(0.02, min(IDLE_TICK, next_due - self.clock()))
+
+    def _poll_by_list(self, due: list[Torrent], busy: set[int]) -> set[int]:
+        """When several torrents of a provider wait on it, one list call refreshes them all
+        (those not due yet too). Returns the ids taken over by such a call."""
+        providers = {t.provider for t in due if t.id not in busy
+                     and self.lifecycle.list_pollable(t)}
+        taken: set[int] = set()
+        for provider in providers:
+            group = [t for t in self.store.torrents_waiting_on(provider)
+                     if t.id not in busy and self.lifecycle.list_pollable(t)]
+            if len(group) < LIST_POLL_MIN:
+                continue
+            ids = {t.id for t in group}
+            with self._guard:
+                self._inflight |= ids
+            try:
+                self._control.submit(self._refresh, provider, group)
+            except RuntimeError:       # shutting down
+                with self._guard:
+                    self._inflight -= ids
+                continue
+            taken |= ids
+        return taken
+
+    def _refresh(self, provider: str, group: list[Torrent]) -> None:
+        try:
+            self.lifecycle.refresh(provider, group)
+        except Exception:
+            log.exception("refreshing %d torrents of %s failed; will retry", len(group),
+                          provider)
+        finally:
+            with self._guard:
+                self._inflight -= {t.id for t in group}
+            self._wake.set()
+
+    def _start_due_jobs(self, now: float) -> None:
+        for job in self._jobs:
+            if job.name in self._running_jobs or self._stop.is_set():
+                continue
+            last = float(self.store.get_meta(f"job-last-run:{job.name}") or 0)
+            if now - last < job.interval:
+                continue
+            self.store.set_meta(f"job-last-run:{job.name}", str(now))
+            self._running_jobs.add(job.name)
+            try:
+                self._control.submit(self._run_job, job)
+            except RuntimeError:
+                self._running_jobs.discard(job.name)
+
+    def _run_job(self, job: PeriodicJob) -> None:
+        try:
+            job.run()
+        except Exception:
+            log.exception("background job %s failed; it runs again at its next time", job.name)
+        finally:
+            self._running_jobs.discard(job.name)
 
     def _work(self, torrent_id: int) -> None:
         try:

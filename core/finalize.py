@@ -20,6 +20,7 @@ log = logging.getLogger(__name__)
 CHUNK_BYTES = 1 << 20
 PROVIDER_SHARE = 0.9             # the provider's part of reported progress (see lifecycle)
 LOCAL_SHARE = 0.09               # the local step never reports 100 % before it is done
+RECONNECTS = 3                   # broken CDN connections in a row without progress
 
 
 @dataclass(frozen=True)
@@ -113,13 +114,33 @@ class Finalizer:
         return self._complete(torrent, content_dir)
 
     def _fetch(self, torrent: Torrent, f: TorrentFile, part: Path, meter: _Meter) -> None:
+        """Append the rest of the file to `part`. A connection that breaks is opened again
+        where it stopped (with a fresh link if the old one expired meanwhile), a few times
+        before the step gives up and is retried later."""
         offset = part.stat().st_size if part.exists() else 0
         if offset > f.size:
             part.unlink()
             offset = 0
         meter.done += offset
-        if offset == f.size:
-            return
+        breaks = 0
+        while offset < f.size:
+            before = offset
+            try:
+                offset = self._append(torrent, f, part, offset, meter)
+            except ProviderError as exc:
+                if exc.kind is not ProviderErrorKind.UNAVAILABLE or breaks >= RECONNECTS:
+                    raise
+                offset = part.stat().st_size
+                breaks = 0 if offset > before else breaks + 1
+                log.info("torrent %s: the CDN connection broke at byte %d of %s (%s); "
+                         "resuming", torrent.hash, offset, f.path, exc.message)
+                continue
+            if offset < f.size:
+                raise ProviderError(f"the CDN stopped at byte {offset} of {f.size} of {f.path}",
+                                    provider=torrent.provider)
+
+    def _append(self, torrent: Torrent, f: TorrentFile, part: Path, offset: int,
+                meter: _Meter) -> int:
         stream = self._open(torrent, f, offset)
         try:
             with open(part, "ab") as out:
@@ -132,9 +153,7 @@ class Finalizer:
                     meter.add(len(chunk))
         finally:
             stream.close()
-        if offset != f.size:
-            raise ProviderError(f"the CDN stopped at byte {offset} of {f.size} of {f.path}",
-                                provider=torrent.provider)
+        return offset
 
     def _open(self, torrent: Torrent, f: TorrentFile, offset: int) -> ContentStream:
         link = self.links.resolve(torrent.provider, f.link)
@@ -190,9 +209,11 @@ class Finalizer:
                 self.store.update_file(torrent.id, f.index, done=False)
                 return Wait(0.5)
         now = self.clock()
+        # an archive keeps its note; any other message was about a past retry
+        note = torrent.message if torrent.reason == FailureReason.ARCHIVE.value else ""
         if self.store.transition(torrent.id, [TorrentState.FINALIZING], TorrentState.COMPLETED,
                                  now, progress=1.0, speed=0, completion_on=int(now),
-                                 last_activity=int(now), message="", attempts=0):
+                                 last_activity=int(now), message=note, attempts=0):
             log.info("torrent %s (%s) completed at %s", torrent.hash, torrent.name, content_dir)
         return None
 

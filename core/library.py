@@ -60,7 +60,9 @@ class Library(LibraryEdits):
 
     def __init__(self, store: Store, *, downloads_folder: Path, default_provider: str,
                  add_wait_seconds: float, wake: Callable[[], None],
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 waits_for_slot: Callable[[Torrent], bool] = lambda _: False,
+                 must_be_cached: Callable[[Torrent], bool] = lambda _: False) -> None:
         self.store = store
         self.configured_downloads_folder = downloads_folder
         self.default_provider = default_provider
@@ -68,6 +70,8 @@ class Library(LibraryEdits):
         self.wake = wake
         self.clock = clock
         self.preferences = Preferences(store)
+        self.waits_for_slot = waits_for_slot
+        self.must_be_cached = must_be_cached
 
     # -- paths --------------------------------------------------------------------------------
     @property
@@ -274,16 +278,16 @@ class Library(LibraryEdits):
 
 
     def _has_verdict(self, torrent: Torrent | None) -> bool:
-        """The provider has accepted the torrent and its files were selected, or refused it,
-        or it will not be sent yet (paused, waiting in the queue for a slot, gone). Refusals
-        known this early reach the client as a failed add."""
+        """The provider has accepted the torrent and its files were selected (and, for a
+        release that must be cached, found it cached), or refused it, or it will not be sent
+        yet (paused, waiting in the queue for a slot, gone). Refusals known this early reach
+        the client as a failed add."""
         if torrent is None or torrent.paused:
             return True
-        if torrent.state is S.QUEUED:
-            limit = self.preferences.active_download_limit()
-            if limit is not None and not torrent.force_start and (
-                    self.store.active_at_provider() + self.store.queue_ahead(torrent) >= limit):
-                return True          # accepted into qBittorrent's queue
+        if torrent.state is S.QUEUED and self.waits_for_slot(torrent):
+            return True              # accepted into the queue, waiting for a slot
+        if torrent.state is S.DOWNLOADING and self.must_be_cached(torrent):
+            return False             # the cache probe decides within seconds
         return torrent.state not in (S.QUEUED, S.SUBMITTING, S.RESOLVING)
 
 

@@ -42,6 +42,7 @@ class FailureReason(enum.StrEnum):
     LINKS = "links"
     LOCAL_IO = "local_io"
     MOUNT_TIMEOUT = "mount_timeout"
+    ARCHIVE = "archive"      # not a failure: completed, its content is the provider's archive
 
 
 @dataclass(slots=True)
@@ -140,6 +141,23 @@ class Torrent:
     @property
     def has_metadata(self) -> bool:
         return self.total_size >= 0
+
+
+@dataclass(frozen=True)
+class ImportedTorrent:
+    """A torrent of the provider account that Debridge did not add (library sync)."""
+
+    provider: str
+    remote_id: str
+    hash: str
+    name: str
+    size: int
+    status: str               # the provider's own status word
+    progress: float           # 0..1
+    added: float
+    ended: float | None
+    links: int
+    files_known: bool
 
 
 @dataclass(frozen=True)

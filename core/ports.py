@@ -49,6 +49,8 @@ class RemoteTorrent:
     files: tuple[RemoteFile, ...] = ()
     links: tuple[str, ...] = ()
     is_archive: bool = False    # several selected files share one archive link
+    added: float | None = None  # when the provider got it (unix time)
+    ended: float | None = None  # when the provider finished it
 
 
 @dataclass(frozen=True)
@@ -132,7 +134,11 @@ class DebridProvider(Protocol):
 
     def get_torrent(self, torrent_id: str) -> RemoteTorrent: ...
 
-    def list_torrents(self) -> Iterator[RemoteTorrent]: ...
+    def list_torrents(self, *, active_only: bool = False,
+                      page_size: int | None = None) -> Iterator[RemoteTorrent]:
+        """The account's torrents, newest first, a page at a time (no files in them).
+        `active_only`: those the provider is still working on."""
+        ...
 
     def delete_torrent(self, torrent_id: str) -> None: ...
 

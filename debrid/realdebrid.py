@@ -6,6 +6,7 @@ import logging
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import suppress
+from datetime import datetime
 from typing import Any
 
 import requests
@@ -108,6 +109,16 @@ def _json(response: requests.Response) -> Any:
                             http_status=response.status_code) from None
 
 
+def _timestamp(value: object) -> float | None:
+    """Real-Debrid's dates (JavaScript toJSON strings) as unix time; None when absent."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    except ValueError:
+        return None
+
+
 def parse_torrent(data: dict[str, Any]) -> RemoteTorrent:
     """A /torrents/info (or /torrents list) object. Links pair with the selected files in
     file-id order; one link for several selected files is RD's single-archive case."""
@@ -131,7 +142,8 @@ def parse_torrent(data: dict[str, Any]) -> RemoteTorrent:
             progress=max(0.0, min(1.0, float(data.get("progress", 0)) / 100.0)),
             size=int(data.get("bytes", 0)), speed=int(data.get("speed") or 0),
             seeders=int(data["seeders"]) if data.get("seeders") is not None else None,
-            files=remote_files, links=tuple(links), is_archive=is_archive)
+            files=remote_files, links=tuple(links), is_archive=is_archive,
+            added=_timestamp(data.get("added")), ended=_timestamp(data.get("ended")))
     except (KeyError, TypeError, ValueError) as exc:
         raise ProtocolError(f"unexpected torrent object from Real-Debrid: {exc}") from None
 
@@ -193,23 +205,26 @@ class RealDebrid:
             raise ProtocolError("torrents/info did not answer an object")
         return parse_torrent(body)
 
-    def list_torrents(self, page_size: int = PAGE_SIZE) -> Iterator[RemoteTorrent]:
-        """Every torrent of the account, a page at a time (memory stays one page)."""
-        seen: set[str] = set()
+    def list_torrents(self, *, active_only: bool = False,
+                      page_size: int | None = None) -> Iterator[RemoteTorrent]:
+        """Every torrent of the account (or the active ones), newest first, a page at a time:
+        memory stays one page. A torrent added during the walk shifts the pages, so one may
+        come twice; callers that care skip repeats."""
+        page_size = page_size or PAGE_SIZE
+        params: dict[str, str | int] = {"limit": page_size}
+        if active_only:
+            params["filter"] = "active"
         page = 1
         while True:
             response = self.http.request("GET", "torrents", idempotent=True,
-                                         params={"page": page, "limit": page_size})
+                                         params={**params, "page": page})
             if response.status_code == 204:
                 return
             items = _json(response)
             if not isinstance(items, list):
                 raise ProtocolError("/torrents did not answer a list")
             for item in items:
-                torrent = parse_torrent(item)
-                if torrent.id not in seen:      # pages shift when torrents are added
-                    seen.add(torrent.id)
-                    yield torrent
+                yield parse_torrent(item)
             total = int(response.headers.get("X-Total-Count", "0") or 0)
             if len(items) < page_size or page * page_size >= total:
                 return

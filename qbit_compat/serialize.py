@@ -12,7 +12,7 @@ from typing import Any
 
 import torf
 
-from core.models import Category, Torrent, TorrentFile, TorrentState
+from core.models import Category, FailureReason, Torrent, TorrentFile, TorrentState
 from core.naming import folder_for
 from core.preferences import ShareLimits
 from qbit_compat.persona import Persona, qbit_state
@@ -177,8 +177,11 @@ def info_entry(torrent: Torrent, view: View) -> dict[str, Any]:
 
 
 def _comment(torrent: Torrent) -> str:
-    """Where qBittorrent shows a torrent's comment, a failed torrent shows why it failed."""
-    return torrent.message if torrent.state is TorrentState.FAILED else ""
+    """Where qBittorrent shows a torrent's comment, a failed torrent shows why it failed (and
+    a torrent whose content is the provider's archive says so)."""
+    if torrent.state is TorrentState.FAILED or torrent.reason == FailureReason.ARCHIVE.value:
+        return torrent.message
+    return ""
 
 
 def _queue_priority(torrent: Torrent, view: View) -> int:

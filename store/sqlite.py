@@ -12,6 +12,7 @@ from tenacity import retry, retry_if_exception, stop_after_delay, wait_random
 
 from store.accounts import AccountQueries
 from store.budgets import BudgetQueries
+from store.imported import ImportedQueries
 from store.migrations import migrate
 from store.torrents import TorrentQueries
 
@@ -30,7 +31,7 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA journal_mode=WAL")
 
 
-class SqliteStore(TorrentQueries, AccountQueries, BudgetQueries):
+class SqliteStore(TorrentQueries, AccountQueries, BudgetQueries, ImportedQueries):
     """Debridge's persistent state. Thread-safe; several processes may share the file."""
 
     def __init__(self, path: Path) -> None:

@@ -327,11 +327,19 @@ class TorrentQueries:
         return int(self._read().execute(
             "SELECT COUNT(*) FROM torrents WHERE state != 'deleting'").fetchone()[0])
 
-    def active_at_provider(self) -> int:
-        """Torrents holding a provider slot (sent, not yet finished there)."""
+    def active_at_provider(self, provider: str | None = None) -> int:
+        """Torrents holding a provider slot (sent, not yet finished there); of one provider,
+        or of all."""
+        where = " AND provider = ?" if provider is not None else ""
         return int(self._read().execute(
-            "SELECT COUNT(*) FROM torrents WHERE state IN ('submitting', 'resolving', "
-            "'downloading') AND paused = 0").fetchone()[0])
+            "SELECT COUNT(*) FROM torrents WHERE state IN ('submitting', 'resolving', "  # noqa: S608
+            f"'downloading') AND paused = 0{where}",
+            (provider,) if provider is not None else ()).fetchone()[0])
+
+    def torrents_waiting_on(self, provider: str) -> list[Torrent]:
+        """Unpaused torrents the provider has and is still working on (to poll)."""
+        return self._rows("provider = ? AND state IN ('resolving', 'downloading') AND "
+                          "provider_torrent_id != '' AND paused = 0", (provider,))
 
     def queue_ahead(self, torrent: Torrent) -> int:
         """Queued (unpaused) torrents that come before this one in the queue."""

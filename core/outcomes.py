@@ -1,0 +1,142 @@
+"""What the lifecycle steps share: configuration, scheduling, failing, and error handling."""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from core.errors import ProviderError, ProviderErrorKind
+from core.finalize import Finalizer
+from core.models import FailureReason, Torrent, TorrentState
+from core.policy import Policies
+from core.ports import DebridProvider, Store
+from core.selection import SelectionRules
+from core.slots import SlotGate
+
+log = logging.getLogger(__name__)
+S = TorrentState
+K = ProviderErrorKind
+
+# Share of the reported progress that belongs to the provider; the rest is the local step.
+PROVIDER_SHARE = 0.9
+FAST_POLL_SECONDS = 30.0         # poll quickly this long after an add
+MAX_POLL_SECONDS = 60.0          # a torrent that has not moved for a while is polled this often
+MAX_BACKOFF_SECONDS = 600.0
+
+REFUSAL_REASONS = {
+    K.BLOCKED: FailureReason.INFRINGING,
+    K.INVALID: FailureReason.INVALID,
+    K.AUTH: FailureReason.BAD_TOKEN,
+    K.PREMIUM_REQUIRED: FailureReason.BAD_TOKEN,
+    K.NOT_CACHED: FailureReason.NOT_CACHED,
+    K.UNSUPPORTED: FailureReason.PROVIDER_ERROR,
+    K.PROTOCOL: FailureReason.PROVIDER_ERROR,
+    K.QUOTA: FailureReason.QUOTA,
+    K.SLOTS_FULL: FailureReason.SLOTS,
+}
+TRANSIENT = frozenset({K.RATE_LIMITED, K.UNAVAILABLE, K.SLOTS_FULL, K.QUOTA})
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    """The settings the engine acts on."""
+
+    action: str = "download"
+    mount_path: Path | None = None
+    poll_interval: float = 5.0
+    max_parallel_transfers: int = 4
+    symlink_timeout: float = 1800.0
+    submit_grace: float = 5.0       # wait this long before reconciling an ambiguous add
+    selection: SelectionRules = field(default_factory=SelectionRules)
+    policies: Policies = field(default_factory=Policies)
+
+
+def backoff(attempts: int, base: float = 1.0) -> float:
+    """Exponential backoff with jitter, capped."""
+    return min(MAX_BACKOFF_SECONDS, base * 2 ** min(attempts, 12)) * random.uniform(0.8, 1.2)
+
+
+class Outcomes:
+    """The state every step needs, and the ways a step ends."""
+
+    def __init__(self, store: Store, providers: Mapping[str, DebridProvider],
+                 finalizer: Finalizer, config: EngineConfig, slots: SlotGate,
+                 clock: Callable[[], float] = time.time) -> None:
+        self.store = store
+        self.providers = providers
+        self.finalizer = finalizer
+        self.config = config
+        self.slots = slots
+        self.clock = clock
+
+    def fail(self, torrent: Torrent, reason: FailureReason, message: str) -> None:
+        changed = self.store.transition(
+            torrent.id, [S.QUEUED, S.SUBMITTING, S.RESOLVING, S.DOWNLOADING, S.FINALIZING],
+            S.FAILED, self.clock(), reason=reason.value, message=message, speed=0)
+        if changed:
+            log.info("torrent %s (%s) failed: %s", torrent.hash, torrent.name, message)
+
+    def _schedule(self, torrent: Torrent, *, fast: bool = False, **fields: Any) -> None:
+        """Look again after the poll interval: sooner just after an add, later for a torrent
+        whose progress has not moved for a while (a quarter of the time it has been still)."""
+        now = self.clock()
+        interval = self.config.poll_interval
+        if fast or now - torrent.added_on < FAST_POLL_SECONDS:
+            interval = min(interval, 1.0)
+        else:
+            still = now - float(fields.get("last_activity", torrent.last_activity))
+            interval = max(interval, min(MAX_POLL_SECONDS, still / 4))
+        self.store.update_torrent(torrent.id, next_check_at=now + interval, attempts=0,
+                                  **fields)
+
+    def _retry_later(self, torrent: Torrent, message: str, retry_after: float | None = None,
+                     base: float = 1.0) -> None:
+        delay = max(retry_after or 0.0, backoff(torrent.attempts, base))
+        self.store.update_torrent(torrent.id, next_check_at=self.clock() + delay,
+                                  attempts=torrent.attempts + 1, message=message)
+
+    def _provider_failed(self, torrent: Torrent, exc: ProviderError) -> None:
+        kind = exc.kind
+        log.info("torrent %s: provider %s: %s (%s)", torrent.hash, torrent.provider,
+                 exc.message, kind.value)
+        if kind is K.SLOTS_FULL:
+            self.slots.slots_full(torrent.provider)
+        if torrent.state is S.DELETING:
+            self._retry_later(torrent, exc.message, exc.retry_after)
+        elif torrent.state in (S.QUEUED, S.SUBMITTING):
+            current = self.store.get_torrent(torrent.id)
+            if current is None or current.state is not S.SUBMITTING:
+                return
+            if exc.ambiguous:
+                self._retry_later(torrent, exc.message, self.config.submit_grace)
+            elif kind in TRANSIENT:
+                # back in the queue, in its place: it goes again when a slot frees up
+                self.store.transition(torrent.id, [S.SUBMITTING], S.QUEUED, self.clock())
+                self._retry_later(torrent, exc.message, exc.retry_after,
+                                  base=5.0 if kind is K.SLOTS_FULL else 1.0)
+            else:
+                self.fail(torrent, REFUSAL_REASONS.get(kind, FailureReason.PROVIDER_ERROR),
+                          exc.message)
+        elif kind is K.NOT_FOUND and torrent.state is not S.FINALIZING:
+            self.fail(torrent, FailureReason.DEAD, "the provider no longer has this torrent")
+        elif kind in (K.BLOCKED, K.INVALID):
+            self.fail(torrent, REFUSAL_REASONS[kind], exc.message)
+        elif torrent.state is S.FINALIZING and torrent.attempts >= 30:
+            reason = FailureReason.QUOTA if kind is K.QUOTA else FailureReason.LINKS
+            self.fail(torrent, reason, exc.message)
+        else:
+            base = 60.0 if kind is K.QUOTA else 5.0 if kind is K.SLOTS_FULL else 1.0
+            self._retry_later(torrent, exc.message, exc.retry_after, base=base)
+
+    def _local_failed(self, torrent: Torrent, exc: OSError) -> None:
+        message = f"local file error: {exc.strerror or exc} ({exc.filename or ''})"
+        log.warning("torrent %s: %s", torrent.hash, message)
+        if torrent.state is S.FINALIZING and torrent.attempts >= 10:
+            self.fail(torrent, FailureReason.LOCAL_IO, message)
+        else:
+            self._retry_later(torrent, message, base=2.0)

@@ -1,0 +1,247 @@
+"""Following a torrent at its provider: metadata, file selection, the cache probe, progress
+(one call per torrent, or one list call for many), and readiness (links, archives)."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+from core.errors import DuplicateTorrent
+from core.layout import layout_fields
+from core.models import FailureReason, Torrent, TorrentFile, TorrentState
+from core.naming import clean_relpath, folder_candidates, sanitize_component
+from core.outcomes import FAST_POLL_SECONDS, PROVIDER_SHARE, Outcomes
+from core.ports import DebridProvider, RemoteStatus, RemoteTorrent
+from core.selection import Candidate, Selection, select_files
+
+log = logging.getLogger(__name__)
+S = TorrentState
+R = RemoteStatus
+
+FAILED_STATUS_REASONS = {
+    "magnet_error": (FailureReason.MAGNET_ERROR,
+                     "the provider could not fetch the magnet's metadata"),
+    "dead": (FailureReason.DEAD, "the provider reports the torrent dead (no seeders, or its "
+                                 "content was removed)"),
+    "virus": (FailureReason.INVALID, "the provider flagged the content as a virus"),
+}
+PROBE_SECONDS = 3.0           # a cached torrent is ready this soon after selection
+CACHED_METADATA_SECONDS = 10.0   # a cached magnet has its metadata this soon
+LINKS_WAIT_SECONDS = 120.0    # a finished torrent may list its links a little later
+ARCHIVE_FILE_ID = "archive"
+# A list call refreshes many torrents at once: worth it from this many torrents up.
+LIST_POLL_MIN = 3
+
+
+class Polling(Outcomes):
+    """The RESOLVING and DOWNLOADING steps."""
+
+    def _poll(self, torrent: Torrent) -> None:
+        provider = self.providers[torrent.provider]
+        remote = provider.get_torrent(torrent.provider_torrent_id)
+        torrent = self._learn_metadata(torrent, remote)
+        self._apply(torrent, remote, provider)
+
+    def _apply(self, torrent: Torrent, remote: RemoteTorrent, provider: DebridProvider) -> None:
+        status = remote.status
+        if status is R.FAILED:
+            reason, text = FAILED_STATUS_REASONS.get(
+                remote.raw_status, (FailureReason.PROVIDER_ERROR,
+                                    f"the provider reported status {remote.raw_status!r}"))
+            self.fail(torrent, reason, text)
+        elif status is R.METADATA:
+            if not self._probe_pending(torrent, CACHED_METADATA_SECONDS):
+                self._schedule(torrent, seeders=remote.seeders or 0)
+        elif status is R.WAITING_SELECTION:
+            self._select(torrent, provider)
+        elif status is R.READY:
+            self._ready(torrent, remote)
+        elif not self._probe_pending(torrent, PROBE_SECONDS):
+            self._downloading(torrent, remote)
+
+    def _learn_metadata(self, torrent: Torrent, remote: RemoteTorrent) -> Torrent:
+        """The first time the provider lists files: store them and fix the content folder. (A
+        .torrent's files are known from the add; they are replaced only if they differ.)"""
+        if not remote.files or (torrent.folder and len(torrent.files) >= len(remote.files)):
+            return torrent
+        known = {f.path: f for f in torrent.files}
+        paths = [clean_relpath(rf.path) for rf in remote.files]
+        indexes = [known[p].index if p in known else None for p in paths]
+        if None in indexes or len(set(indexes)) != len(indexes):
+            indexes = list(range(len(paths)))      # no clean match: the provider's order
+            known = {}
+        # A client may have set priorities on a .torrent's files before the provider knew them.
+        files = [TorrentFile(index=int(index), path=path, size=rf.size, selected=rf.selected,
+                             provider_file_id=rf.id, link=rf.link, remote_path=path,
+                             priority=known[path].priority if path in known else -1)
+                 for index, path, rf in zip(indexes, paths, remote.files, strict=True)]
+        self.store.set_files(torrent.id, files)
+        # A magnet without a name gets the provider's; folders follow the torrent's own name.
+        unnamed = torrent.origin_name in ("", torrent.hash) and remote.name
+        origin = remote.name if unnamed else (torrent.origin_name or torrent.name)
+        name = remote.name if unnamed and torrent.name == torrent.hash else torrent.name
+        try:
+            self.store.claim_folder(torrent.id, folder_candidates(origin, torrent.hash))
+        except DuplicateTorrent:
+            self.store.claim_folder(torrent.id, [f"{torrent.hash}"])
+        # a single file named like the torrent is single-file mode; anything else a folder
+        multi_file = not (len(paths) == 1 and paths[0] == clean_relpath(origin))
+        layout = {} if torrent.files else layout_fields(torrent.content_layout, paths,
+                                                         multi_file)
+        self.store.update_torrent(torrent.id, name=name, origin_name=origin,
+                                  total_size=sum(f.size for f in files), **layout)
+        refreshed = self.store.get_torrent(torrent.id, with_files=True)
+        assert refreshed is not None
+        return refreshed
+
+    def _select(self, torrent: Torrent, provider: DebridProvider) -> None:
+        wanted = [f.provider_file_id for f in torrent.files if f.priority > 0]
+        skipped = {f.provider_file_id for f in torrent.files if f.priority == 0}
+        choice = select_files([Candidate(f.provider_file_id, f.path, f.size)
+                               for f in torrent.files if f.provider_file_id not in skipped],
+                              self.config.selection)
+        if wanted:     # files a client asked for, beside those Debridge's rules pick
+            choice = Selection(tuple(dict.fromkeys([*choice.ids, *wanted])))
+        if not choice.ids:
+            self._drop_remote(torrent)
+            self.fail(torrent, FailureReason.NOTHING_SELECTABLE, choice.reason)
+            return
+        chosen = set(choice.ids)
+        for f in torrent.files:
+            self.store.update_file(torrent.id, f.index, selected=f.provider_file_id in chosen)
+        size = sum(f.size for f in torrent.files if f.provider_file_id in chosen)
+        self.store.update_torrent(torrent.id, size=size)
+        provider.select_files(torrent.provider_torrent_id, choice.ids)
+        log.info("torrent %s: selected %d of %d files", torrent.hash, len(chosen),
+                 len(torrent.files))
+        self.store.transition(torrent.id, [S.RESOLVING, S.DOWNLOADING], S.DOWNLOADING,
+                              self.clock(), next_check_at=self.clock() + 0.2, attempts=0)
+
+    # -- the cache probe ----------------------------------------------------------------------
+    def must_be_cached(self, torrent: Torrent) -> bool:
+        return self.config.policies.must_be_cached(torrent.provider, torrent.category)
+
+    def _probe_pending(self, torrent: Torrent, grace: float) -> bool:
+        """For a release that must be cached: True while it may still turn out cached (look
+        again soon), or once it failed as not cached. False: go on as usual."""
+        if not self.must_be_cached(torrent):
+            return False
+        if self.clock() - torrent.state_since < grace:
+            self._schedule(torrent, fast=True)
+            return True
+        self._drop_remote(torrent)
+        self.fail(torrent, FailureReason.NOT_CACHED,
+                  f"not cached at {torrent.provider}, and uncached downloads are off for this "
+                  "release (providers[].download_uncached, downloads.cached_only_categories)")
+        return True
+
+    def _drop_remote(self, torrent: Torrent) -> None:
+        """Delete the provider's torrent of a release Debridge gives up at once, unless
+        another entry uses it."""
+        remote_id = torrent.provider_torrent_id
+        if not remote_id or self.store.provider_id_users(torrent.provider, remote_id) > 1 or \
+                self.store.imported_uses(torrent.provider, remote_id):
+            return
+        self.providers[torrent.provider].delete_torrent(remote_id)
+        self.store.update_torrent(torrent.id, provider_torrent_id="")
+        log.info("torrent %s: removed provider torrent %s", torrent.hash, remote_id)
+
+    # -- progress -----------------------------------------------------------------------------
+    def _adopt_remote_files(self, torrent: Torrent, remote: RemoteTorrent) -> None:
+        """Take the provider's selection and links (it is the truth once it has them)."""
+        by_id = {rf.id: rf for rf in remote.files}
+        for f in torrent.files:
+            rf = by_id.get(f.provider_file_id)
+            if rf is not None and (rf.selected != f.selected or rf.link != f.link):
+                self.store.update_file(torrent.id, f.index, selected=rf.selected, link=rf.link)
+        selected = sum(rf.size for rf in remote.files if rf.selected)
+        if selected:
+            self.store.update_torrent(torrent.id, size=selected)
+
+    def _downloading(self, torrent: Torrent, remote: RemoteTorrent) -> None:
+        if remote.files:
+            self._adopt_remote_files(torrent, remote)
+        now = self.clock()
+        if torrent.state is S.RESOLVING:
+            self.store.transition(torrent.id, [S.RESOLVING], S.DOWNLOADING, now)
+        progress = PROVIDER_SHARE * remote.progress
+        moved = {"last_activity": int(now)} if progress > torrent.progress + 1e-9 else {}
+        self._schedule(torrent, progress=progress, speed=remote.speed,
+                       seeders=remote.seeders or 0, **moved)
+
+    def list_pollable(self, torrent: Torrent) -> bool:
+        """Whether a list call may stand in for this torrent's own poll: past its first
+        seconds, waiting on the provider, nothing else to do."""
+        return (torrent.state in (S.RESOLVING, S.DOWNLOADING) and bool(torrent.provider_torrent_id)
+                and not torrent.paused and not torrent.layout_dirty
+                and self.clock() - torrent.added_on >= FAST_POLL_SECONDS
+                and not self.must_be_cached(torrent))
+
+    def refresh_from_list(self, provider_name: str, torrents: Sequence[Torrent]) -> None:
+        """Refresh many torrents of one provider with its list of active torrents (one call
+        per 5,000) instead of one call each. A torrent that changed status or left the list
+        gets its own poll now."""
+        provider = self.providers[provider_name]
+        wanted = {t.provider_torrent_id: t for t in torrents}
+        changed: list[Torrent] = []
+        for remote in provider.list_torrents(active_only=True):
+            torrent = wanted.pop(remote.id, None)
+            if torrent is None:
+                continue
+            waiting = remote.status in (R.QUEUED, R.DOWNLOADING, R.PROCESSING)
+            if waiting and torrent.state is S.DOWNLOADING:
+                self._downloading(torrent, remote)
+            elif remote.status is R.METADATA and torrent.state is S.RESOLVING:
+                self._schedule(torrent, seeders=remote.seeders or 0)
+            else:
+                changed.append(torrent)
+            if not wanted:
+                break
+        for torrent in [*changed, *wanted.values()]:
+            self.advance(torrent.id)
+
+    def advance(self, torrent_id: int) -> None:
+        raise NotImplementedError
+
+    # -- ready --------------------------------------------------------------------------------
+    def _ready(self, torrent: Torrent, remote: RemoteTorrent) -> None:
+        self._adopt_remote_files(torrent, remote)
+        selected = [rf for rf in remote.files if rf.selected]
+        if remote.is_archive:
+            self._take_archive(torrent, remote, len(selected))
+        elif not selected or any(not rf.link for rf in selected):
+            if self.clock() - torrent.state_since > LINKS_WAIT_SECONDS:
+                self.fail(torrent, FailureReason.LINKS,
+                          "the provider finished but gave no link for some selected files")
+            else:
+                self._schedule(torrent, fast=True)
+            return
+        self.store.transition(torrent.id, [S.RESOLVING, S.DOWNLOADING], S.FINALIZING,
+                              self.clock(), progress=PROVIDER_SHARE, speed=0,
+                              next_check_at=self.clock(), attempts=0)
+        log.info("torrent %s: ready at the provider, placing files (%s)", torrent.hash,
+                 self.config.action)
+
+    def _take_archive(self, torrent: Torrent, remote: RemoteTorrent, packed: int) -> None:
+        """Real-Debrid packed the selection into one archive with one link: the torrent's
+        content becomes that archive, as it is, and says why."""
+        current = self.store.get_torrent(torrent.id, with_files=True) or torrent
+        if any(f.provider_file_id == ARCHIVE_FILE_ID for f in current.files):
+            return
+        link = remote.links[0]
+        direct = self.finalizer.links.resolve(torrent.provider, link)
+        name = sanitize_component(direct.filename) or f"{torrent.folder or torrent.hash}.rar"
+        inner = [f.path for f in current.files if f.selected]
+        files = [TorrentFile(index=f.index, path=f.path, size=f.size, selected=False,
+                             provider_file_id=f.provider_file_id, remote_path=f.remote_path,
+                             priority=f.priority) for f in current.files]
+        files.append(TorrentFile(index=max((f.index for f in files), default=-1) + 1,
+                                 path=name, size=direct.size, selected=True,
+                                 provider_file_id=ARCHIVE_FILE_ID, link=link, remote_path=name))
+        self.store.set_files(torrent.id, files)
+        message = (f"the provider packed the {packed} selected files into one archive, "
+                   f"{name}; it is placed as it is (inside: {', '.join(inner[:3])}"
+                   f"{', ...' if len(inner) > 3 else ''})")
+        self.store.update_torrent(torrent.id, size=direct.size,
+                                  reason=FailureReason.ARCHIVE.value, message=message)
+        log.info("torrent %s: %s", torrent.hash, message)
