@@ -13,7 +13,7 @@ from core.errors import ProviderError
 from core.finalize import Cancelled, Fail, Wait
 from core.layout import remove_placed_files, sync_layout
 from core.models import Torrent, TorrentState
-from core.outcomes import FAST_POLL_SECONDS, EngineConfig, backoff
+from core.outcomes import EngineConfig, backoff
 from core.polling import Polling
 from core.priority import Priority, work_priority
 from core.submission import Submission
@@ -71,12 +71,16 @@ class Lifecycle(Submission, Polling):
                     self._retry_later(current, exc.message, exc.retry_after)
 
     def priority_of(self, torrent: Torrent) -> Priority:
-        """Someone waits on adds (the add's verdict), on placing files (the Arr's import) and
-        on deletions; following a download the provider is busy with can wait."""
-        if torrent.state in (S.RESOLVING, S.DOWNLOADING) and \
-                self.clock() - torrent.added_on >= FAST_POLL_SECONDS:
-            return Priority.BACKGROUND
-        return Priority.INTERACTIVE
+        """Someone waits on adds (the add's verdict, the cache probe), on placing files (the
+        Arr's import) and on deletions; following a download the provider is busy with can
+        wait."""
+        if torrent.state is S.RESOLVING:
+            interactive = self.young(torrent)
+        elif torrent.state is S.DOWNLOADING:
+            interactive = self.young(torrent) and self.must_be_cached(torrent)
+        else:
+            interactive = True
+        return Priority.INTERACTIVE if interactive else Priority.BACKGROUND
 
     # -- placing files ------------------------------------------------------------------------
     def _finalize(self, torrent: Torrent) -> None:

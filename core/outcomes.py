@@ -81,12 +81,17 @@ class Outcomes:
         if changed:
             log.info("torrent %s (%s) failed: %s", torrent.hash, torrent.name, message)
 
+    def young(self, torrent: Torrent) -> bool:
+        """Just added: a client may be waiting for the add's verdict."""
+        return self.clock() - torrent.added_on < FAST_POLL_SECONDS
+
     def _schedule(self, torrent: Torrent, *, fast: bool = False, **fields: Any) -> None:
-        """Look again after the poll interval: sooner just after an add, later for a torrent
-        whose progress has not moved for a while (a quarter of the time it has been still)."""
+        """Look again after the poll interval (within a second when `fast`), later for a
+        torrent whose progress has not moved for a while (a quarter of the time it has been
+        still, at most a minute)."""
         now = self.clock()
         interval = self.config.poll_interval
-        if fast or now - torrent.added_on < FAST_POLL_SECONDS:
+        if fast:
             interval = min(interval, 1.0)
         else:
             still = now - float(fields.get("last_activity", torrent.last_activity))

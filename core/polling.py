@@ -10,7 +10,7 @@ from core.errors import DuplicateTorrent
 from core.layout import layout_fields
 from core.models import FailureReason, Torrent, TorrentFile, TorrentState
 from core.naming import clean_relpath, folder_candidates, sanitize_component
-from core.outcomes import FAST_POLL_SECONDS, PROVIDER_SHARE, Outcomes
+from core.outcomes import PROVIDER_SHARE, Outcomes
 from core.ports import DebridProvider, RemoteStatus, RemoteTorrent
 from core.selection import Candidate, Selection, select_files
 
@@ -51,7 +51,7 @@ class Polling(Outcomes):
             self.fail(torrent, reason, text)
         elif status is R.METADATA:
             if not self._probe_pending(torrent, CACHED_METADATA_SECONDS):
-                self._schedule(torrent, seeders=remote.seeders or 0)
+                self._schedule(torrent, fast=self.young(torrent), seeders=remote.seeders or 0)
         elif status is R.WAITING_SELECTION:
             self._select(torrent, provider)
         elif status is R.READY:
@@ -170,12 +170,12 @@ class Polling(Outcomes):
                        seeders=remote.seeders or 0, **moved)
 
     def list_pollable(self, torrent: Torrent) -> bool:
-        """Whether a list call may stand in for this torrent's own poll: past its first
-        seconds, waiting on the provider, nothing else to do."""
-        return (torrent.state in (S.RESOLVING, S.DOWNLOADING) and bool(torrent.provider_torrent_id)
-                and not torrent.paused and not torrent.layout_dirty
-                and self.clock() - torrent.added_on >= FAST_POLL_SECONDS
-                and not self.must_be_cached(torrent))
+        """Whether a list call may stand in for this torrent's own poll: the provider is
+        downloading it (or fetching its metadata for a while), nothing else to do."""
+        waiting = torrent.state is S.DOWNLOADING or (torrent.state is S.RESOLVING
+                                                    and not self.young(torrent))
+        return (waiting and bool(torrent.provider_torrent_id) and not torrent.paused
+                and not torrent.layout_dirty and not self.must_be_cached(torrent))
 
     def refresh_from_list(self, provider_name: str, torrents: Sequence[Torrent]) -> None:
         """Refresh many torrents of one provider with its list of active torrents (one call
@@ -192,7 +192,7 @@ class Polling(Outcomes):
             if waiting and torrent.state is S.DOWNLOADING:
                 self._downloading(torrent, remote)
             elif remote.status is R.METADATA and torrent.state is S.RESOLVING:
-                self._schedule(torrent, seeders=remote.seeders or 0)
+                self._schedule(torrent, fast=self.young(torrent), seeders=remote.seeders or 0)
             else:
                 changed.append(torrent)
             if not wanted:

@@ -101,15 +101,23 @@ T = TypeVar("T")
 BucketChange = Callable[[Bucket | None, int], tuple[Bucket, T]]
 
 
+@dataclass(frozen=True)
+class Waiter:
+    """A caller waiting for a token: callers are served by priority, then first come."""
+
+    id: str
+    priority: int
+    since: float
+
+
 class BudgetStore(Protocol):
     """Where request budgets live, so every thread and process shares one per account."""
 
     def update_bucket(self, account: str, change: BucketChange[T], *, now: float,
-                      waiter: tuple[str, int] | None = None) -> T:
-        """In one write transaction: call change(bucket, interactive callers waiting),
-        store the bucket it returns. With `waiter` (id, priority), a change that returns a
-        positive wait registers the caller as waiting (until now + wait + a margin); any
-        other result removes it."""
+                      waiter: Waiter | None = None) -> T:
+        """In one write transaction: call change(bucket, live waiters ahead of `waiter`),
+        store the bucket it returns. A change that returns a positive wait registers the
+        waiter (until now + wait + a margin); any other result removes it."""
         ...
 
     def read_bucket(self, account: str, now: float) -> tuple[Bucket | None, dict[int, int]]:

@@ -20,6 +20,8 @@ from core.ports import DebridProvider, Store
 log = logging.getLogger(__name__)
 SLOTS_TTL = 60.0          # re-read the provider's slots this often while torrents wait
 FULL_TTL = 15.0           # after a slots-full refusal, look again sooner
+QUEUED = "queued:"        # how the message of a torrent waiting for a slot begins
+START_WAIT = 60.0         # a torrent ahead that has not started after this long is passed
 
 
 class SlotGate:
@@ -41,13 +43,17 @@ class SlotGate:
         ahead = 0 if torrent.force_start else self.store.queue_ahead(torrent)
         limit = self.queue_limit()
         if limit is not None and not torrent.force_start and ours + ahead >= limit:
-            return False, f"queued: {ours} of qBittorrent's {limit} active downloads in use"
+            return False, f"{QUEUED} {ours} of qBittorrent's {limit} active downloads in use"
         if self.max_active and ours + ahead >= self.max_active:
-            return False, f"queued: {ours} of downloads.max_active {self.max_active} in use"
+            return False, f"{QUEUED} {ours} of downloads.max_active {self.max_active} in use"
         at_provider = self.store.active_at_provider(torrent.provider)
         room = self.provider_room(torrent.provider, at_provider, refresh=refresh)
         if room is not None and at_provider + ahead >= room:
-            return False, f"queued: the provider's {room} download slots for Debridge are taken"
+            return False, f"{QUEUED} the provider's {room} download slots for Debridge are taken"
+        if torrent.message.startswith(QUEUED) and (ahead or self.store.starting_ahead(
+                torrent, self.clock() - START_WAIT)):
+            # torrents that waited for a slot start one after the other, in queue order
+            return False, f"{QUEUED} waiting for the torrents ahead of it to start"
         return True, ""
 
     def provider_room(self, provider: str, ours: int, *, refresh: bool = True) -> int | None:

@@ -3,10 +3,11 @@
 Every thread of every worker process takes a token from the same bucket before each API
 call (a retry is a call), so the account never goes over its limit whoever is calling. The
 bucket holds a tenth of the minute's limit as a burst and refills at the rest, so no sixty
-seconds ever see more than the limit. Background callers leave one token in the bucket and
-step aside while an interactive caller waits: an add or a stream waits at most about one
-token interval however busy polling is. A 429 empties the bucket and blocks everyone for a
-while, doubling with each 429 in a row (Real-Debrid sends no Retry-After).
+seconds ever see more than the limit. Waiting callers are served by priority, then in the
+order they came; background callers also leave one token in the bucket, so an add or a
+stream waits at most about one token interval however busy polling is. A 429 empties the
+bucket and blocks everyone for a while, doubling with each 429 in a row (Real-Debrid sends
+no Retry-After).
 """
 
 from __future__ import annotations
@@ -19,7 +20,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import replace
 
-from core.ports import Bucket, BudgetState, BudgetStore
+from core.ports import Bucket, BudgetState, BudgetStore, Waiter
 from core.priority import Priority, current_priority
 
 log = logging.getLogger(__name__)
@@ -27,7 +28,7 @@ BURST_SHARE = 0.1            # of the per-minute limit, available at once
 MAX_SLEEP = 0.5              # re-check at least this often (another process may have freed)
 MIN_SLEEP = 0.001
 EPSILON = 1e-6
-FIRST_BLOCK = 2.0            # seconds blocked after a first 429 without Retry-After
+FIRST_BLOCK = 1.0            # seconds blocked after a first 429 without Retry-After
 MAX_BLOCK = 60.0
 RATE_LIMIT_MEMORY = 3600.0   # how long a 429 counts in recent_rate_limits
 
@@ -60,8 +61,8 @@ class RequestBudget:
     def acquire(self, priority: Priority | None = None) -> float:
         """Wait for a token (at the calling context's priority); returns the seconds waited."""
         priority = current_priority() if priority is None else priority
-        waiter = (uuid.uuid4().hex, int(priority))
         started = self.clock()
+        waiter = Waiter(uuid.uuid4().hex, int(priority), started)
         while True:
             now = self.clock()
             wait = self.store.update_bucket(
@@ -78,17 +79,15 @@ class RequestBudget:
         tokens = min(self.capacity, bucket.tokens + elapsed * self.rate)
         return replace(bucket, tokens=tokens, updated=max(now, bucket.updated))
 
-    def _take(self, bucket: Bucket | None, interactive_waiting: int, *, now: float,
+    def _take(self, bucket: Bucket | None, ahead: int, *, now: float,
               priority: Priority) -> tuple[Bucket, float]:
         current = self._refill(bucket, now)
         self._local.strikes = current.strikes
         if now < current.blocked_until:
             return current, current.blocked_until - now
-        need = 1.0
-        if priority is Priority.BACKGROUND:
-            if interactive_waiting:
-                return current, self.interval      # the next token is an interactive one's
-            need += self.reserve
+        if ahead:       # callers of higher priority, or who came first, go first
+            return current, min(MAX_SLEEP, ahead * self.interval)
+        need = 1.0 + (self.reserve if priority is Priority.BACKGROUND else 0.0)
         if current.tokens >= need - EPSILON:     # float refill must not leave it a hair short
             return replace(current, tokens=max(0.0, current.tokens - 1.0)), 0.0
         return current, max(MIN_SLEEP, (need - current.tokens) / self.rate)

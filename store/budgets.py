@@ -6,7 +6,7 @@ import sqlite3
 from contextlib import AbstractContextManager
 from typing import TypeVar
 
-from core.ports import Bucket, BucketChange
+from core.ports import Bucket, BucketChange, Waiter
 
 T = TypeVar("T")
 WAITER_MARGIN = 2.0     # a waiter that stops refreshing (a killed process) lapses this soon
@@ -28,15 +28,18 @@ class BudgetQueries:
         raise NotImplementedError
 
     def update_bucket(self, account: str, change: BucketChange[T], *, now: float,
-                      waiter: tuple[str, int] | None = None) -> T:
+                      waiter: Waiter | None = None) -> T:
         with self._tx() as conn:
             row = conn.execute("SELECT tokens, updated, blocked_until, strikes, rate_limited "
                                "FROM budgets WHERE account = ?", (account,)).fetchone()
-            waiting = conn.execute(
-                "SELECT COUNT(*) FROM budget_waiters WHERE account = ? AND priority = 0 "
-                "AND until > ? AND waiter != ?",
-                (account, now, waiter[0] if waiter else "")).fetchone()[0]
-            bucket, result = change(_bucket(row), int(waiting))
+            ahead = 0
+            if waiter is not None:
+                ahead = conn.execute(
+                    "SELECT COUNT(*) FROM budget_waiters WHERE account = ? AND until > ? AND "
+                    "waiter != ? AND (priority < ? OR (priority = ? AND since < ?))",
+                    (account, now, waiter.id, waiter.priority, waiter.priority,
+                     waiter.since)).fetchone()[0]
+            bucket, result = change(_bucket(row), int(ahead))
             conn.execute(
                 "INSERT INTO budgets (account, tokens, updated, blocked_until, strikes, "
                 "rate_limited) VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (account) DO UPDATE SET "
@@ -49,13 +52,14 @@ class BudgetQueries:
                 wait = result if isinstance(result, int | float) else 0
                 if wait > 0:
                     conn.execute(
-                        "INSERT INTO budget_waiters (account, waiter, priority, until) "
-                        "VALUES (?, ?, ?, ?) ON CONFLICT (account, waiter) DO UPDATE SET "
-                        "until = excluded.until", (account, waiter[0], waiter[1],
+                        "INSERT INTO budget_waiters (account, waiter, priority, since, until) "
+                        "VALUES (?, ?, ?, ?, ?) ON CONFLICT (account, waiter) DO UPDATE SET "
+                        "until = excluded.until", (account, waiter.id, waiter.priority,
+                                                   waiter.since,
                                                    now + float(wait) + WAITER_MARGIN))
                 else:
                     conn.execute("DELETE FROM budget_waiters WHERE account = ? AND waiter = ?",
-                                 (account, waiter[0]))
+                                 (account, waiter.id))
             if row is None or conn.total_changes % 512 == 0:
                 # lapsed waiters (a process killed while waiting) go now and then
                 conn.execute("DELETE FROM budget_waiters WHERE until < ?", (now - 60,))

@@ -157,6 +157,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             account TEXT NOT NULL,
             waiter TEXT NOT NULL,
             priority INTEGER NOT NULL,
+            since REAL NOT NULL,
             until REAL NOT NULL,
             PRIMARY KEY (account, waiter)
         ) WITHOUT ROWID""",

@@ -336,6 +336,16 @@ class TorrentQueries:
             f"'downloading') AND paused = 0{where}",
             (provider,) if provider is not None else ()).fetchone()[0])
 
+    def starting_ahead(self, torrent: Torrent, since: float) -> int:
+        """Torrents of the same provider, ahead in the queue, sent (after `since`) but not
+        started yet."""
+        return int(self._read().execute(
+            "SELECT COUNT(*) FROM torrents WHERE provider = ? AND state IN ('submitting', "
+            "'resolving') AND state_since > ? AND (queue_position < ? OR "
+            "(queue_position = ? AND id < ?))",
+            (torrent.provider, since, torrent.queue_position, torrent.queue_position,
+             torrent.id)).fetchone()[0])
+
     def torrents_waiting_on(self, provider: str) -> list[Torrent]:
         """Unpaused torrents the provider has and is still working on (to poll)."""
         return self._rows("provider = ? AND state IN ('resolving', 'downloading') AND "

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from core.ports import Waiter
 from core.priority import Priority, work_priority
 from debrid.budget import RequestBudget
 from store.sqlite import SqliteStore, open_store
@@ -71,7 +72,8 @@ def test_background_waits_while_an_interactive_caller_waits(store: SqliteStore) 
     budget = _budget(store, time)
     # an interactive caller elsewhere (another thread or process) is waiting for a token
     store.update_bucket("rd", lambda bucket, waiting: (budget._refill(bucket, time.now), 0.3),
-                        now=time.now, waiter=("other", int(Priority.INTERACTIVE)))
+                        now=time.now, waiter=Waiter("other", int(Priority.INTERACTIVE),
+                                                    time.now))
     assert budget.state().waiting_interactive == 1
     time.slept.clear()
     budget.acquire(Priority.BACKGROUND)            # tokens are there, but it steps aside
@@ -84,17 +86,37 @@ def test_a_429_blocks_everyone_and_doubles_until_a_success(store: SqliteStore) -
     time = FakeTime()
     budget = _budget(store, time)
     other_process = _budget(store, time)
-    assert budget.rate_limited() == 2.0
+    assert budget.rate_limited() == 1.0
     start = time.now
     other_process.acquire(Priority.INTERACTIVE)
-    assert time.now - start == pytest.approx(2.0 + budget.interval, abs=0.01)
-    assert budget.rate_limited() == 4.0           # a second 429 in a row
+    assert time.now - start == pytest.approx(1.0 + budget.interval, abs=0.01)
+    assert budget.rate_limited() == 2.0           # a second 429 in a row
     assert budget.rate_limited(retry_after=7) == 7.0
     state = budget.state()
     assert (state.recent_rate_limits, state.blocked_for) == (3, pytest.approx(7.0))
     budget.acquire()
     budget.succeeded()
-    assert budget.rate_limited() == 2.0           # the run of 429s was over
+    assert budget.rate_limited() == 1.0           # the run of 429s was over
+
+
+def test_waiting_callers_are_served_first_come_first_served(store: SqliteStore) -> None:
+    budget = RequestBudget(store, "rd", 60)        # a token a second once the burst is gone
+    for _ in range(6):
+        budget.acquire(Priority.INTERACTIVE)
+    order: list[int] = []
+
+    def caller(number: int) -> None:
+        budget.acquire(Priority.INTERACTIVE)
+        order.append(number)
+
+    threads = []
+    for number in range(3):
+        threads.append(threading.Thread(target=caller, args=(number,)))
+        threads[-1].start()
+        threading.Event().wait(0.05)                # they arrive in this order
+    for thread in threads:
+        thread.join()
+    assert order == [0, 1, 2]
 
 
 def test_processes_share_one_bucket(tmp_path: Path) -> None:
