@@ -25,6 +25,7 @@ from core.auth import (
     reset_generated_password,
     resolve_password_hash,
 )
+from core.budgets import RequestBudgets
 from core.engine import Engine, PeriodicJob
 from core.finalize import Finalizer
 from core.library import Library
@@ -183,7 +184,8 @@ def create_app(settings: Settings, *, start_background: bool = True) -> Flask:
 
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
-    app.extensions[EXTENSION_KEY] = Services(library, authenticator, settings)
+    app.extensions[EXTENSION_KEY] = Services(library, authenticator, settings,
+                                                  RequestBudgets(providers))
     app.extensions["debridge.runtime"] = Runtime(engine, store, log_sink, sandboxes)
     app.register_blueprint(qbit_compat.blueprint)
 

@@ -154,6 +154,10 @@ class DebridProvider(Protocol):
 
     def get_account(self) -> Account: ...
 
+    def budgets(self) -> list[BudgetState]:
+        """The request budget of each account this provider calls with."""
+        ...
+
 
 class ContentStream(Protocol):
     """An open read of a direct link from some offset."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.auth import Authenticator
+from core.budgets import RequestBudgets
 from core.library import Library
 from core.settings import Settings
 
@@ -13,8 +14,9 @@ EXTENSION_KEY = "debridge"   # where app.py puts the Services in Flask's app.ext
 
 @dataclass(frozen=True)
 class Services:
-    """Library use cases, authentication, and the settings they were built from."""
+    """Library use cases, authentication, request budgets, and the settings behind them."""
 
     library: Library
     authenticator: Authenticator
     settings: Settings
+    budgets: RequestBudgets

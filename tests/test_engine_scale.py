@@ -17,6 +17,7 @@ from flask.testing import FlaskClient
 from app import create_app, stop_app
 from core.library_sync import LibrarySync
 from core.links import LinkResolver
+from core.services import EXTENSION_KEY
 from debrid.realdebrid import RealDebrid
 from store.sqlite import SqliteStore
 from tests.conftest import make_settings
@@ -126,8 +127,27 @@ def test_download_keys_rotate_when_one_is_out_of_traffic(running: Running,
     assert running.provider.resolve_link(link).url
     assert running.store.get_meta("link-account-rested:sandbox/links2") is not None
     assert "dl-key" not in caplog.text
-    assert {s.account for s in running.provider.budgets()} == {
+    budgets = running.app.extensions[EXTENSION_KEY].budgets
+    assert {s.account for s in budgets.states()} == {
         "sandbox", "sandbox/links1", "sandbox/links2"}
+
+
+def test_the_budget_state_shows_limits_and_recent_rate_limits(running: Running) -> None:
+    budgets = running.app.extensions[EXTENSION_KEY].budgets
+    [fresh] = budgets.states()
+    assert (fresh.account, fresh.per_minute, fresh.capacity) == ("sandbox", 6000, 600.0)
+    assert fresh.recent_rate_limits == 0
+    assert fresh.blocked_for == 0
+    requests.post(f"{running.admin}/faults", json={
+        "route": "^/rest/1.0/torrents/info/", "status": 429, "error_code": 34, "count": 1},
+        timeout=5).raise_for_status()
+    info_hash = random_hash()
+    assert running.add(info_hash, "Budget.2024.mkv") == "Ok."
+    running.completed(info_hash)                 # the 429 was retried, nothing failed
+    [after] = budgets.states()
+    assert after.recent_rate_limits == 1
+    assert 0 <= after.tokens <= after.capacity
+    assert (after.waiting_interactive, after.waiting_background) == (0, 0)
 
 
 def test_an_account_torrent_is_reused_and_kept_when_the_client_deletes(
