@@ -59,6 +59,11 @@ class Running:
         found = self.qbit.get(f"{API}/torrents/info?hashes={info_hash}").json
         return found[0] if found else {}
 
+    def delete_with_files(self, info_hash: str) -> None:
+        """What an Arr does after import."""
+        assert self.qbit.post(f"{API}/torrents/delete", data={
+            "hashes": info_hash, "deleteFiles": "true"}).status_code == 200
+
     def completed(self, info_hash: str) -> dict[str, Any]:
         return wait_until(lambda: (t := self.info(info_hash)).get("state") == "pausedUP" and t,
                           timeout=30, what=f"{info_hash} completed")
@@ -163,8 +168,7 @@ def test_an_account_torrent_is_reused_and_kept_when_the_client_deletes(
     torrent = running.completed(info_hash)
     assert running.calls("/addMagnet") == adds                  # no second provider add
     assert Path(torrent["content_path"], "Elsewhere.2023.mkv").stat().st_size == 4000
-    running.qbit.post(f"{API}/torrents/delete", data={"hashes": info_hash,
-                                                       "deleteFiles": "true"})
+    running.delete_with_files(info_hash)
     wait_until(lambda: not running.info(info_hash), what="entry deleted")
     assert [t["id"] for t in running.held()] == [remote_id]      # the library still uses it
     assert not Path(torrent["content_path"]).exists()
@@ -176,8 +180,7 @@ def test_keep_on_delete_keeps_the_provider_torrent_in_the_library(running: Runni
     info_hash = random_hash()
     assert running.add(info_hash, "Kept.S01E01.mkv") == "Ok."
     running.completed(info_hash)
-    running.qbit.post(f"{API}/torrents/delete", data={"hashes": info_hash,
-                                                       "deleteFiles": "true"})
+    running.delete_with_files(info_hash)
     wait_until(lambda: not running.info(info_hash), what="entry deleted")
     assert [t["hash"] for t in running.held()] == [info_hash]
     kept = running.store.imported_by_hash("sandbox", info_hash)
@@ -193,8 +196,7 @@ def test_default_delete_removes_the_provider_torrent(running: Running) -> None:
     info_hash = random_hash()
     assert running.add(info_hash, "Gone.S01E02.mkv") == "Ok."
     running.completed(info_hash)
-    running.qbit.post(f"{API}/torrents/delete", data={"hashes": info_hash,
-                                                       "deleteFiles": "true"})
+    running.delete_with_files(info_hash)
     wait_until(lambda: not running.held(), what="provider torrent deleted")
     assert running.store.imported_by_hash("sandbox", info_hash) is None
 
