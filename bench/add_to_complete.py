@@ -4,7 +4,8 @@ Reference, in this run: the Real-Debrid client alone does, per torrent, addMagne
 selectFiles, info, unrestrict and a GET of the file to disk, four torrents at a time.
 Debridge: the same number of torrents through qbittorrent-api against `python app.py serve`
 (download action, default settings), from torrents/add until torrents/info says pausedUP.
-Both read from one sandbox started here. Prints both, their ratio, and Debridge's peak RSS.
+Both read from one sandbox started here, Debridge with a request budget of BENCH_RATE (default
+6000/min). Prints both, their ratio, the provider calls each made, and Debridge's peak RSS.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import qbittorrentapi
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.common import calls_since, peak_rss
 from debrid.cdn import HttpContentSource
 from debrid.realdebrid import RealDebrid
 from debrid.sandbox import SandboxOptions, SandboxServer
@@ -36,6 +38,9 @@ from tests.helpers import (
 
 TORRENTS = int(os.environ.get("BENCH_TORRENTS", "20"))
 SIZE = int(os.environ.get("BENCH_SIZE_MB", "32")) * 1_000_000
+# the reference has no request budget; Debridge's default for Real-Debrid (250/min) would
+# make this a measure of the budget (BENCH_RATE=250 shows that)
+RATE = int(os.environ.get("BENCH_RATE", "6000"))
 PARALLEL = 4          # Debridge's default downloads.max_parallel_transfers
 
 
@@ -63,7 +68,8 @@ def reference(api_url: str, out: Path) -> list[float]:
 def through_debridge(api_url: str, tmp: Path) -> tuple[list[float], float, int]:
     port = free_port()
     config = write_config(tmp, port=port, providers=[{
-        "name": "rd", "type": "realdebrid", "api_key": "bench", "base_url": api_url}],
+        "name": "rd", "type": "realdebrid", "api_key": "bench", "base_url": api_url,
+        "rate_limit_per_minute": RATE}],
         downloads={"poll_interval_seconds": 5.0})
     server = start_debridge(config, tmp / "debridge.log", port)
     try:
@@ -88,22 +94,6 @@ def through_debridge(api_url: str, tmp: Path) -> tuple[list[float], float, int]:
         server.stop()
 
 
-def peak_rss(master_pid: int) -> int:
-    """Peak resident memory (VmHWM, bytes) of the gunicorn worker(s) under `master_pid`."""
-    peak = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            status = (entry / "status").read_text()
-        except OSError:
-            continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        if fields.get("PPid", "").strip() == str(master_pid) or entry.name == str(master_pid):
-            peak = max(peak, int(fields.get("VmHWM", "0 kB").split()[0]) * 1024)
-    return peak
-
-
 def main() -> None:
     with tempfile.TemporaryDirectory() as scratch, SandboxServer(
             options=SandboxOptions(conversion_seconds=0.0)) as sandbox:
@@ -111,10 +101,13 @@ def main() -> None:
         started = time.perf_counter()
         ref = reference(sandbox.api_url, tmp)
         ref_total = time.perf_counter() - started
+        ref_calls, mark = calls_since(sandbox, 0)
         ours, total, rss = through_debridge(sandbox.api_url, tmp)
+        calls, _ = calls_since(sandbox, mark)
     megabytes = TORRENTS * SIZE / 1e6
     result = {
-        "torrents": TORRENTS, "size_mb": SIZE / 1e6,
+        "torrents": TORRENTS, "size_mb": SIZE / 1e6, "rate_limit_per_minute": RATE,
+        "reference_calls": dict(ref_calls), "debridge_calls": dict(calls),
         "reference_total_s": round(ref_total, 2),
         "reference_mb_per_s": round(megabytes / ref_total, 1),
         "reference_latency_p50_s": round(statistics.median(ref), 3),

@@ -15,14 +15,13 @@ import os
 import sys
 import tempfile
 import time
-from collections import Counter
 from pathlib import Path
 
 import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from bench.add_to_complete import peak_rss
+from bench.common import calls_since, peak_rss
 from debrid.realdebrid import RealDebrid
 from debrid.sandbox import SandboxOptions, SandboxServer
 from tests.helpers import free_port, start_debridge, write_config
@@ -31,20 +30,6 @@ ACCOUNT = int(os.environ.get("BENCH_ACCOUNT", "50000"))
 DETAILS = int(os.environ.get("BENCH_DETAILS", "100"))       # library.details_per_sync
 RATE = int(os.environ.get("BENCH_RATE", "250"))              # Real-Debrid's published limit
 DONE_LINE = "library sync of rd:"
-
-
-def calls_since(sandbox: SandboxServer, since: int) -> tuple[Counter[str], int]:
-    """Provider API calls the sandbox served after sequence number `since`, by kind."""
-    answer = requests.get(f"{sandbox.url}/__admin/requests", params={"since": since},
-                          timeout=60).json()
-    kinds: Counter[str] = Counter()
-    for entry in answer["requests"]:
-        path = entry["path"]
-        if path.startswith("/rest/1.0/torrents/info/"):
-            kinds["torrents/info"] += 1
-        elif path.startswith("/rest/1.0/"):
-            kinds[path.removeprefix("/rest/1.0/")] += 1
-    return kinds, answer["next"]
 
 
 def reference(sandbox: SandboxServer) -> tuple[float, int]:

@@ -1,0 +1,38 @@
+"""What the benchmarks share: a server's peak memory and the provider calls it made."""
+
+from __future__ import annotations
+
+from collections import Counter
+from pathlib import Path
+
+import requests
+
+from debrid.sandbox import SandboxServer
+
+
+def peak_rss(master_pid: int) -> int:
+    """Peak resident memory (VmHWM, bytes) of the gunicorn worker(s) under `master_pid`."""
+    peak = 0
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            status = (entry / "status").read_text()
+        except OSError:
+            continue
+        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
+        if fields.get("PPid", "").strip() == str(master_pid) or entry.name == str(master_pid):
+            peak = max(peak, int(fields.get("VmHWM", "0 kB").split()[0]) * 1024)
+    return peak
+
+
+def calls_since(sandbox: SandboxServer, since: int) -> tuple[Counter[str], int]:
+    """Provider API calls the sandbox served after sequence number `since`, by kind."""
+    answer = requests.get(f"{sandbox.url}/__admin/requests", params={"since": since},
+                          timeout=60).json()
+    kinds: Counter[str] = Counter()
+    for entry in answer["requests"]:
+        path = entry["path"]
+        if path.startswith("/rest/1.0/"):      # "torrents/info/ABC" counts as torrents/info
+            kinds["/".join(path.removeprefix("/rest/1.0/").split("/")[:2])] += 1
+    return kinds, answer["next"]
