@@ -70,7 +70,9 @@ def through_debridge(api_url: str, tmp: Path) -> tuple[list[float], float, int]:
     config = write_config(tmp, port=port, providers=[{
         "name": "rd", "type": "realdebrid", "api_key": "bench", "base_url": api_url,
         "rate_limit_per_minute": RATE}],
-        downloads={"poll_interval_seconds": 5.0})
+        downloads={"poll_interval_seconds": 5.0},
+        # the first library sync would import the reference's torrents: not this bench's work
+        library={"sync_interval_seconds": 0})
     server = start_debridge(config, tmp / "debridge.log", port)
     try:
         client = qbittorrentapi.Client(host=f"http://127.0.0.1:{port}", username="admin",
