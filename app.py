@@ -138,6 +138,7 @@ def build_engine(settings: Settings, store: SqliteStore,
                           poll_interval=settings["downloads.poll_interval_seconds"],
                           max_parallel_transfers=settings["downloads.max_parallel_transfers"],
                           symlink_timeout=settings["downloads.symlink_timeout_seconds"],
+                          stalled_timeout=settings["downloads.stalled_timeout_minutes"] * 60,
                           selection=SelectionRules.from_settings(
                               settings["selection.extensions"],
                               settings["selection.exclude_extras"],

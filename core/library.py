@@ -205,7 +205,10 @@ class Library(LibraryEdits):
     def set_paused(self, hashes: Iterable[str] | None, paused: bool) -> None:
         for torrent in self._select(hashes):
             if torrent.paused != paused:
-                self.store.update_torrent(torrent.id, paused=paused, next_check_at=0)
+                # a resumed torrent's stall clock starts again (downloads.stalled_timeout)
+                resumed = {} if paused else {"last_activity": int(self.clock())}
+                self.store.update_torrent(torrent.id, paused=paused, next_check_at=0,
+                                          **resumed)
         if not paused:
             self.wake()
 

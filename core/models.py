@@ -42,6 +42,7 @@ class FailureReason(enum.StrEnum):
     LINKS = "links"
     LOCAL_IO = "local_io"
     MOUNT_TIMEOUT = "mount_timeout"
+    STALLED = "stalled"      # no metadata, or no progress, at the provider for too long
     ARCHIVE = "archive"      # not a failure: completed, its content is the provider's archive
 
 

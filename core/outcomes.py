@@ -51,6 +51,7 @@ class EngineConfig:
     poll_interval: float = 5.0
     max_parallel_transfers: int = 4
     symlink_timeout: float = 1800.0
+    stalled_timeout: float = 0.0    # seconds without progress at the provider; 0 = never
     submit_grace: float = 5.0       # wait this long before reconciling an ambiguous add
     selection: SelectionRules = field(default_factory=SelectionRules)
     policies: Policies = field(default_factory=Policies)

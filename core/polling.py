@@ -51,7 +51,7 @@ class Polling(Outcomes):
             self.fail(torrent, reason, text)
         elif status is R.METADATA:
             if not self._probe_pending(torrent, CACHED_METADATA_SECONDS):
-                self._schedule(torrent, fast=self.young(torrent), seeders=remote.seeders or 0)
+                self._waiting_metadata(torrent, remote)
         elif status is R.WAITING_SELECTION:
             self._select(torrent, provider)
         elif status is R.READY:
@@ -166,8 +166,30 @@ class Polling(Outcomes):
             self.store.transition(torrent.id, [S.RESOLVING], S.DOWNLOADING, now)
         progress = PROVIDER_SHARE * remote.progress
         moved = {"last_activity": int(now)} if progress > torrent.progress + 1e-9 else {}
+        # still since it last moved, or since it reached this state (after a queue wait)
+        if not moved and self._stalled(max(torrent.last_activity, torrent.state_since)):
+            self._give_up_stalled(torrent, f"no progress at the provider (stuck at "
+                                           f"{remote.progress:.0%}, {remote.raw_status})")
+            return
         self._schedule(torrent, progress=progress, speed=remote.speed,
                        seeders=remote.seeders or 0, **moved)
+
+    def _waiting_metadata(self, torrent: Torrent, remote: RemoteTorrent) -> None:
+        """The provider is still fetching the magnet's metadata (a dead magnet stays so)."""
+        if self._stalled(max(torrent.last_activity, torrent.state_since)):
+            self._give_up_stalled(torrent, "no metadata from the provider (no peers have it)")
+            return
+        self._schedule(torrent, fast=self.young(torrent), seeders=remote.seeders or 0)
+
+    def _stalled(self, still_since: float) -> bool:
+        timeout = self.config.stalled_timeout
+        return timeout > 0 and self.clock() - still_since >= timeout
+
+    def _give_up_stalled(self, torrent: Torrent, what: str) -> None:
+        minutes = self.config.stalled_timeout / 60
+        self._drop_remote(torrent)
+        self.fail(torrent, FailureReason.STALLED,
+                  f"{what} for {minutes:g} minutes (downloads.stalled_timeout_minutes)")
 
     def list_pollable(self, torrent: Torrent) -> bool:
         """Whether a list call may stand in for this torrent's own poll: the provider is
@@ -192,7 +214,7 @@ class Polling(Outcomes):
             if waiting and torrent.state is S.DOWNLOADING:
                 self._downloading(torrent, remote)
             elif remote.status is R.METADATA and torrent.state is S.RESOLVING:
-                self._schedule(torrent, fast=self.young(torrent), seeders=remote.seeders or 0)
+                self._waiting_metadata(torrent, remote)
             else:
                 changed.append(torrent)
             if not wanted:

@@ -136,6 +136,11 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("downloads.symlink_timeout_seconds", "int", 1800,
             "How long the 'symlink' action waits for a file to appear in the mount before the "
             "torrent fails.", minimum=1, maximum=7 * 86400),
+    Setting("downloads.stalled_timeout_minutes", "float", 1440.0,
+            "A torrent the provider has had no metadata for, or made no progress on, for this "
+            "long fails as stalled (and is removed from the provider, freeing its slot), so "
+            "the Arr can grab another release instead of waiting at 0 % for ever. 0 = never.",
+            minimum=0, maximum=525_600),
     Setting("selection.extensions", "list", sorted(VIDEO_EXTENSIONS),
             "File extensions Debridge asks the provider for (the other files of a torrent are "
             "not selected).", check=_extensions),

@@ -236,6 +236,35 @@ def test_many_active_torrents_are_polled_with_the_list(running: Running) -> None
     assert sum(info.values()) <= 4 * len(hashes)
 
 
+@pytest.mark.settings(downloads={"stalled_timeout_minutes": 0.05},      # 3 s
+                      qbit={"add_wait_seconds": 0.5})
+def test_torrents_stuck_at_the_provider_fail_as_stalled_and_free_their_slot(
+        running: Running) -> None:
+    requests.post(f"{running.admin}/config", json={"conversion_seconds": 3600,
+                                                   "queue_seconds": 3600}, timeout=5)
+    no_metadata, no_progress = random_hash(), random_hash()
+    assert running.add(no_metadata, "Stuck.Magnet.S01E01") == "Ok."
+    requests.post(f"{running.admin}/config", json={"conversion_seconds": 0}, timeout=5)
+    assert running.add(no_progress, "Stuck.Queue.S01E02 [uncached]") == "Ok."
+    for info_hash, what in ((no_metadata, "no metadata"), (no_progress, "no progress")):
+        failed = wait_until(lambda h=info_hash: (t := running.info(h)).get("state") == "error"
+                            and t, timeout=20, what=f"{info_hash} stalled")
+        comment = running.qbit.get(f"{API}/torrents/properties?hash={info_hash}").json["comment"]
+        assert what in comment
+        assert "for 0.05 minutes" in comment
+        assert failed["progress"] == 0
+    assert running.held() == []                   # both removed from the provider
+
+
+@pytest.mark.settings(downloads={"stalled_timeout_minutes": 0.05},
+                      sandbox={"download_seconds": 8.0})
+def test_a_slow_download_that_keeps_moving_is_not_stalled(running: Running) -> None:
+    info_hash = random_hash()
+    assert running.add(info_hash, "Slow.But.Moving.S01E03 [uncached]") == "Ok."
+    wait_until(lambda: running.info(info_hash).get("state") == "pausedUP", timeout=30,
+               what="slow torrent completed")
+
+
 @pytest.mark.settings(selection={"min_file_mb": 1.0})
 def test_selection_settings_decide_what_is_asked_for(running: Running) -> None:
     small, mixed = random_hash(), random_hash()
