@@ -157,7 +157,6 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             account TEXT NOT NULL,
             waiter TEXT NOT NULL,
             priority INTEGER NOT NULL,
-            since REAL NOT NULL,
             until REAL NOT NULL,
             PRIMARY KEY (account, waiter)
         ) WITHOUT ROWID""",
@@ -190,6 +189,19 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             selected INTEGER NOT NULL,
             link TEXT NOT NULL,
             PRIMARY KEY (provider, remote_id, file_id)
+        ) WITHOUT ROWID""",
+    ),
+    (
+        # Waiters are served first come within a priority: they carry when they came. Waiter
+        # rows live seconds, so the table is simply made again.
+        "DROP TABLE budget_waiters",
+        """CREATE TABLE budget_waiters (
+            account TEXT NOT NULL,
+            waiter TEXT NOT NULL,
+            priority INTEGER NOT NULL,
+            since REAL NOT NULL,
+            until REAL NOT NULL,
+            PRIMARY KEY (account, waiter)
         ) WITHOUT ROWID""",
     ),
 )

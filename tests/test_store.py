@@ -11,7 +11,8 @@ import pytest
 from core.auth import Authenticator, AuthPolicy, hash_password, resolve_password_hash
 from core.errors import DuplicateTorrent, LoginBanned
 from core.models import NewTorrent, TorrentFile, TorrentState
-from store.migrations import SCHEMA_VERSION
+from core.ports import Bucket, Waiter
+from store.migrations import MIGRATIONS, SCHEMA_VERSION
 from store.sqlite import SqliteStore, open_store
 
 
@@ -38,6 +39,25 @@ def test_wal_and_schema_version(store: SqliteStore, tmp_path: Path) -> None:
     again = open_store(tmp_path)                    # reopening migrates nothing twice
     assert again.schema_version() == SCHEMA_VERSION
     again.close()
+
+
+def test_a_store_of_an_older_version_is_upgraded_in_place(tmp_path: Path) -> None:
+    conn = sqlite3.connect(tmp_path / "debridge.sqlite3")
+    for migration in MIGRATIONS[:3]:            # as the release with schema 3 left it
+        for statement in migration:
+            conn.execute(statement)
+    conn.execute("PRAGMA user_version = 3")
+    conn.execute("INSERT INTO budget_waiters (account, waiter, priority, until) "
+                 "VALUES ('rd', 'w', 1, 0)")
+    conn.commit()
+    conn.close()
+    store = open_store(tmp_path)
+    assert store.schema_version() == SCHEMA_VERSION
+    wait = store.update_bucket("rd", lambda bucket, ahead: (Bucket(0.0, 1.0), 0.5), now=1.0,
+                               waiter=Waiter("new", 1, 1.0))
+    assert wait == 0.5
+    assert store.read_bucket("rd", 1.0)[1] == {1: 1}   # the new waiter, with its arrival
+    store.close()
 
 
 def test_a_newer_schema_is_refused(tmp_path: Path) -> None:
