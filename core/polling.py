@@ -162,12 +162,14 @@ class Polling(Outcomes):
         if remote.files:
             self._adopt_remote_files(torrent, remote)
         now = self.clock()
+        still_since = max(torrent.last_activity, torrent.state_since)
         if torrent.state is S.RESOLVING:
             self.store.transition(torrent.id, [S.RESOLVING], S.DOWNLOADING, now)
+            still_since = now       # the metadata wait does not count as a stalled download
         progress = PROVIDER_SHARE * remote.progress
         moved = {"last_activity": int(now)} if progress > torrent.progress + 1e-9 else {}
         # still since it last moved, or since it reached this state (after a queue wait)
-        if not moved and self._stalled(max(torrent.last_activity, torrent.state_since)):
+        if not moved and self._stalled(still_since):
             self._give_up_stalled(torrent, f"no progress at the provider (stuck at "
                                            f"{remote.progress:.0%}, {remote.raw_status})")
             return

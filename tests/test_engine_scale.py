@@ -4,6 +4,7 @@ account torrents, keeping provider torrents, archives, list polling and library 
 from __future__ import annotations
 
 import threading
+import time
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -254,6 +255,22 @@ def test_torrents_stuck_at_the_provider_fail_as_stalled_and_free_their_slot(
         assert "for 0.05 minutes" in comment
         assert failed["progress"] == 0
     assert running.held() == []                   # both removed from the provider
+
+
+@pytest.mark.settings(downloads={"stalled_timeout_minutes": 0.05},      # 3 s
+                      qbit={"add_wait_seconds": 0.5})
+def test_the_metadata_wait_does_not_count_against_a_download(running: Running) -> None:
+    requests.post(f"{running.admin}/config", json={"conversion_seconds": 2.0,
+                                                   "queue_seconds": 3600}, timeout=5)
+    info_hash = random_hash()
+    started = time.monotonic()
+    assert running.add(info_hash, "Late.Metadata.S01E04 [uncached]") == "Ok."
+    wait_until(lambda: running.info(info_hash).get("state") == "downloading", timeout=10,
+               what="metadata arrived")
+    time.sleep(max(0.0, 4.0 - (time.monotonic() - started)))
+    assert running.info(info_hash)["state"] == "downloading"   # 2 s still, not 4
+    wait_until(lambda: running.info(info_hash).get("state") == "error", timeout=10,
+               what="stalled 3 s after it started downloading")
 
 
 @pytest.mark.settings(downloads={"stalled_timeout_minutes": 0.05},
