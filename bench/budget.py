@@ -83,6 +83,7 @@ def run(data_dir: Path, interactive: Priority) -> dict[str, object]:
         "background": _summary([wait for _, wait in background]),
         "granted_per_minute": round(granted / elapsed * 60, 1),
         "refill_per_minute": round(budget.rate * 60, 1),   # the sustained ceiling
+        "token_interval_ms": round(budget.interval * 1000, 1),
     }
 
 
@@ -99,7 +100,7 @@ def main() -> None:
             tempfile.TemporaryDirectory() as without_priority:
         ours = run(Path(with_priority), Priority.INTERACTIVE)
         reference = run(Path(without_priority), Priority.BACKGROUND)
-    interval_ms = 1000 / RequestBudget(None, ACCOUNT, PER_MINUTE).rate  # type: ignore[arg-type]
+    interval_ms = float(ours["token_interval_ms"])  # type: ignore[arg-type]
     interactive_p99 = ours["interactive"]["p99_ms"]  # type: ignore[index]
     print(json.dumps({
         "per_minute": PER_MINUTE, "seconds": SECONDS,
