@@ -195,12 +195,13 @@ def test_slots_keep_the_rest_queued_and_start_them_in_order(stack: Stack) -> Non
     # the provider started them in add order, five at a time
     started = sorted(stack.provider_torrents(), key=lambda t: t["selected"])
     assert [t["hash"] for t in started] == hashes
-    # five run side by side and completion_on has one-second resolution: no torrent
-    # completes more than a second before one added ahead of it
+    # five run side by side, so within a wave of five the order may vary (polls and file
+    # placement under load); across waves it holds: no torrent completes after one that
+    # started five or more places behind it
     completed_on = {t["hash"]: t["completion_on"] for t in client.torrents_info(category="tv")}
     in_add_order = [completed_on[h] for h in hashes]
-    assert all(later >= earlier - 1 for i, earlier in enumerate(in_add_order)
-               for later in in_add_order[i + 1:]), in_add_order
+    assert all(earlier <= later for i, earlier in enumerate(in_add_order)
+               for later in in_add_order[i + 5:]), in_add_order
 
 
 def test_uncached_off_refuses_at_once_and_leaves_nothing_at_the_provider(stack: Stack) -> None:
