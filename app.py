@@ -15,13 +15,18 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from flask import Flask, Response
+from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 import qbit_compat
+from browse.stream import Streams
+from browse.tree import Tree
 from core import __version__
 from core.auth import (
     Authenticator,
     AuthPolicy,
+    ensure_api_key,
     hash_password,
+    reset_api_key,
     reset_generated_password,
     resolve_password_hash,
 )
@@ -46,6 +51,7 @@ from debrid.sandbox import SandboxOptions, SandboxServer
 from qbit_compat.app_routes import SHUTDOWN_KEY
 from store.logsink import StoreLogSink
 from store.sqlite import SqliteStore, open_store
+from webdav import MOUNT_PATH, make_dav_app
 
 log = logging.getLogger("debridge")
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
@@ -124,6 +130,14 @@ def prepare_password(settings: Settings, store: SqliteStore) -> str:
     return password_hash
 
 
+def prepare_api_key(settings: Settings, store: SqliteStore) -> None:
+    generated = ensure_api_key(store, settings["auth.api_key"])
+    if generated:
+        log.warning("generated an API key for /api and WebDAV: %s (printed only this once; "
+                    "set auth.api_key, or run `python app.py api-key` to get a new one)",
+                    generated)
+
+
 def build_engine(settings: Settings, store: SqliteStore,
                  providers: Mapping[str, DebridProvider]) -> tuple[Engine, Lifecycle]:
     """The torrent engine and its periodic jobs, configured from the settings."""
@@ -173,7 +187,13 @@ def create_app(settings: Settings, *, start_background: bool = True) -> Flask:
         username=settings["auth.username"], password_hash=prepare_password(settings, store),
         session_timeout=settings["auth.session_timeout_seconds"],
         max_failed_logins=settings["auth.max_failed_logins"],
-        ban_seconds=settings["auth.ban_seconds"]))
+        ban_seconds=settings["auth.ban_seconds"], api_key=settings["auth.api_key"]))
+    prepare_api_key(settings, store)
+    timeout = settings["webdav.upstream_timeout_seconds"]
+    tree = Tree(store)
+    streams = Streams(LinkResolver(store, providers),
+                      HttpContentSource(connect_timeout=min(10.0, timeout), read_timeout=timeout),
+                      timeout)
 
     log_sink = StoreLogSink(store)       # operator messages for qBittorrent's log/main
     for name in OPERATOR_LOGGERS:
@@ -186,9 +206,11 @@ def create_app(settings: Settings, *, start_background: bool = True) -> Flask:
     app = Flask(__name__)
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     app.extensions[EXTENSION_KEY] = Services(library, authenticator, settings,
-                                                  RequestBudgets(providers))
+                                             RequestBudgets(providers), tree, streams)
     app.extensions["debridge.runtime"] = Runtime(engine, store, log_sink, sandboxes)
     app.register_blueprint(qbit_compat.blueprint)
+    dav = make_dav_app(tree, streams.open, authenticator, settings["webdav.auth"])
+    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {MOUNT_PATH: dav})  # type: ignore[method-assign]
 
     @app.errorhandler(413)
     def too_large(_: Exception) -> Response:
@@ -217,6 +239,7 @@ def serve(settings: Settings) -> int:
     settings, sandboxes = start_sandboxes(settings)
     store = open_store(settings.data_dir)
     prepare_password(settings, store)
+    prepare_api_key(settings, store)
     store.close()
     apps: list[Flask] = []
 
@@ -260,7 +283,9 @@ def main(argv: list[str] | None = None) -> int:
     for name, text in (("serve", "run the server"),
                        ("check-config", "validate the config file and exit"),
                        ("reset-password", "generate a new password (when auth.password is "
-                                          "empty) and print it")):
+                                          "empty) and print it"),
+                       ("api-key", "generate a new API key (when auth.api_key is empty) and "
+                                   "print it")):
         sub = commands.add_parser(name, help=text)
         sub.add_argument("--config", help="config file (default: $DEBRIDGE_CONFIG or "
                                           "./config.json)")
@@ -289,6 +314,14 @@ def main(argv: list[str] | None = None) -> int:
         store = open_store(settings.data_dir)
         print(f"new password for {settings['auth.username']!r}: "
               f"{reset_generated_password(store)}")
+        store.close()
+        return 0
+    if args.command == "api-key":
+        if settings["auth.api_key"]:
+            print("auth.api_key is set in the config file; change it there", file=sys.stderr)
+            return 2
+        store = open_store(settings.data_dir)
+        print(f"new API key: {reset_api_key(store)}")
         store.close()
         return 0
     threading.current_thread().name = "main"

@@ -18,6 +18,8 @@ from core.ports import Store
 
 log = logging.getLogger(__name__)
 PASSWORD_META_KEY = "auth.password_hash"  # noqa: S105 (a table key)
+API_KEY_META_KEY = "auth.api_key_hash"
+VERIFIED_TTL_SECONDS = 300.0   # a checked Basic password is trusted this long (hashing is slow)
 HASH_PREFIXES = ("scrypt:", "pbkdf2:")
 SID_ALPHABET = string.ascii_letters + string.digits
 TOUCH_EVERY_SECONDS = 30.0
@@ -57,8 +59,31 @@ def reset_generated_password(store: Store) -> str:
     return password
 
 
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def generate_api_key() -> str:
+    return secrets.token_hex(24)
+
+
+def reset_api_key(store: Store) -> str:
+    """A new API key (only its digest is stored); the previous one stops working."""
+    key = generate_api_key()
+    store.set_meta(API_KEY_META_KEY, _digest(key))
+    return key
+
+
+def ensure_api_key(store: Store, configured: str) -> str | None:
+    """Generate an API key at first start when none is configured; returns it to print once."""
+    if configured or store.get_meta(API_KEY_META_KEY):
+        return None
+    key = generate_api_key()
+    return key if store.set_meta_if_absent(API_KEY_META_KEY, _digest(key)) else None
+
+
 def _sid_hash(sid: str) -> str:
-    return hashlib.sha256(sid.encode("utf-8", "surrogatepass")).hexdigest()
+    return _digest(sid)
 
 
 @dataclass(frozen=True)
@@ -68,6 +93,7 @@ class AuthPolicy:
     session_timeout: float
     max_failed_logins: int
     ban_seconds: float
+    api_key: str = ""          # configured key ("" = the stored generated one)
 
 
 class Authenticator:
@@ -78,6 +104,51 @@ class Authenticator:
         self.store = store
         self.policy = policy
         self.clock = clock
+        self._verified: dict[str, float] = {}   # digest of user:password -> checked at
+
+    def api_key_valid(self, key: str) -> bool:
+        """The bearer token / API key, compared in constant time (by digest)."""
+        if not key or len(key) > 256:
+            return False
+        expected = _digest(self.policy.api_key) if self.policy.api_key \
+            else self.store.get_meta(API_KEY_META_KEY) or ""
+        return bool(expected) and hmac.compare_digest(_digest(key), expected)
+
+    def credentials_valid(self, username: str, password: str, ip: str) -> bool:
+        """Basic authentication with the login credentials (or any user name and the API
+        key), under the same failed-login ban as logins; raises LoginBanned while banned."""
+        if self.is_banned(ip):
+            raise LoginBanned(ip)
+        if self.api_key_valid(password):
+            return True
+        token = _digest(f"{username}\0{password}")
+        now = self.clock()
+        if now - self._verified.get(token, -VERIFIED_TTL_SECONDS) < VERIFIED_TTL_SECONDS:
+            return True
+        if not self._password_ok(username, password):
+            self._record_failure(ip)
+            return False
+        if len(self._verified) > 1000:
+            self._verified.clear()
+        self._verified[token] = now
+        return True
+
+    def _password_ok(self, username: str, password: str) -> bool:
+        user_ok = hmac.compare_digest(username.encode("utf-8", "surrogatepass"),
+                                      self.policy.username.encode("utf-8"))
+        # An empty policy hash means the generated password, whose hash lives in the store
+        # (so `reset-password` takes effect without a restart).
+        stored = self.policy.password_hash or self.store.get_meta(PASSWORD_META_KEY) or ""
+        password_ok = bool(stored) and check_password_hash(stored, password)
+        return user_ok and password_ok
+
+    def _record_failure(self, ip: str) -> None:
+        if self.store.record_login_failure(ip, self.clock(), self.policy.max_failed_logins,
+                                           self.policy.ban_seconds):
+            log.warning("address %s banned for %d s after %d failed logins", ip,
+                        self.policy.ban_seconds, self.policy.max_failed_logins)
+        else:
+            log.info("failed login from %s", ip)
 
     def is_banned(self, ip: str) -> bool:
         return self.store.banned_until(ip) > self.clock()
@@ -86,19 +157,8 @@ class Authenticator:
         """A new session id, or None for wrong credentials; LoginBanned while banned."""
         if self.is_banned(ip):
             raise LoginBanned(ip)
-        user_ok = hmac.compare_digest(username.encode("utf-8", "surrogatepass"),
-                                      self.policy.username.encode("utf-8"))
-        # An empty policy hash means the generated password, whose hash lives in the store
-        # (so `reset-password` takes effect without a restart).
-        stored = self.policy.password_hash or self.store.get_meta(PASSWORD_META_KEY) or ""
-        password_ok = bool(stored) and check_password_hash(stored, password)
-        if not (user_ok and password_ok):
-            if self.store.record_login_failure(ip, self.clock(), self.policy.max_failed_logins,
-                                               self.policy.ban_seconds):
-                log.warning("address %s banned for %d s after %d failed logins", ip,
-                            self.policy.ban_seconds, self.policy.max_failed_logins)
-            else:
-                log.info("failed login from %s", ip)
+        if not self._password_ok(username, password):
+            self._record_failure(ip)
             return None
         self.store.clear_login_failures(ip)
         now = self.clock()

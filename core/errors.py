@@ -161,3 +161,7 @@ class LinkExpired(DebridgeError):
     def __init__(self, status: int) -> None:
         super().__init__(f"direct link answered HTTP {status}")
         self.status = status
+
+
+class UpstreamFailed(DebridgeError):
+    """A file's bytes could not be fetched from the provider's CDN (a 502 on every surface)."""

@@ -161,6 +161,31 @@ class ImportedTorrent:
     files_known: bool
 
 
+@dataclass(frozen=True, slots=True)
+class TreeEntry:
+    """A torrent as the browse tree lists it: a client's entry (torrent_id > 0) or an
+    imported account torrent (remote_id)."""
+
+    base: str                 # its folder name before the tree makes names unique
+    hash: str
+    provider: str
+    size: int
+    modified: float
+    torrent_id: int = 0
+    remote_id: str = ""
+    reserved: bool = False    # imported, and a client entry holds the same folder name
+
+
+@dataclass(frozen=True, slots=True)
+class TreeFile:
+    """A file the tree serves: its path at the provider, size and provider link."""
+
+    path: str
+    size: int
+    link: str
+    file_id: str
+
+
 @dataclass(frozen=True)
 class Category:
     """A qBittorrent category; an empty save_path means <downloads.folder>/<name>.

@@ -105,6 +105,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("auth.ban_seconds", "int", 3600,
             "How long an IP address stays banned after too many failed logins.",
             minimum=1, maximum=30 * 86400),
+    Setting("auth.api_key", "str", "",
+            "The API key (bearer token) for /api and WebDAV. Empty: one is generated at first "
+            "start and printed once in the log; `python app.py api-key` prints a new one.",
+            secret=True),
     Setting("downloads.folder", "str", "",
             "Where torrents appear: <folder>/<category>/<torrent>. Empty means "
             "<data_dir>/downloads. Sonarr/Radarr must see this path (same path or a remote "
@@ -184,6 +188,14 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("qbit.allow_shutdown", "bool", False,
             "Let app/shutdown stop Debridge. Off: it answers 403, so a client cannot stop "
             "the service by accident."),
+    Setting("webdav.auth", "choice", "basic",
+            "WebDAV (/webdav/) authentication: 'basic' asks for auth.username and its password "
+            "(or any user name and the API key); 'none' lets anyone who can reach the port "
+            "read the library.", choices=("basic", "none")),
+    Setting("webdav.upstream_timeout_seconds", "float", 30.0,
+            "How long a WebDAV or browse read waits for the provider's link and the CDN's "
+            "first byte (and for each later byte) before it answers 502.",
+            minimum=1, maximum=600),
     Setting("sandbox.port", "int", 0,
             "Port of the built-in sandbox provider (0 = any free loopback port).",
             minimum=0, maximum=65535),

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from core.auth import Authenticator
 from core.budgets import RequestBudgets
@@ -20,3 +21,5 @@ class Services:
     authenticator: Authenticator
     settings: Settings
     budgets: RequestBudgets
+    tree: Any = None          # browse.Tree (browse sits above core)
+    streams: Any = None       # browse.Streams

@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from contextlib import AbstractContextManager
 
 from core.models import ImportedTorrent, Torrent
+from core.naming import folder_for
 from core.ports import RemoteFile, RemoteStatus, RemoteTorrent
 
 MISSING_PASSES = 2
@@ -36,20 +37,20 @@ class ImportedQueries:
         """Record a page of the account's torrents; returns (new, already known). Torrents a
         client entry uses, or whose hash a client entry holds, are that entry's, not new."""
         seen = [(r.name, r.size, r.status.value, r.progress, r.ended, len(r.links), generation,
-                 provider, r.id) for r in remotes]
+                 provider, r.id, folder_for(r.name)) for r in remotes]
         fresh = [(provider, r.id, r.hash, r.name, r.size, r.status.value, r.progress,
-                  r.added or now, r.ended, len(r.links), generation,
+                  r.added or now, r.ended, len(r.links), generation, folder_for(r.name),
                   provider, r.id, r.hash, provider) for r in remotes]
         with self._tx() as conn:
             known = conn.executemany(
                 "UPDATE imported_torrents SET name = ?1, size = ?2, files_known = CASE WHEN "
                 "status != ?3 OR links != ?6 THEN 0 ELSE files_known END, status = ?3, "
-                "progress = ?4, ended = ?5, links = ?6, seen_gen = ?7, missing = 0 "
+                "progress = ?4, ended = ?5, links = ?6, seen_gen = ?7, missing = 0, folder = ?10 "
                 "WHERE provider = ?8 AND remote_id = ?9", seen).rowcount
             new = conn.executemany(
                 "INSERT INTO imported_torrents (provider, remote_id, hash, name, size, status, "
-                "progress, added, ended, links, seen_gen) "
-                "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM "
+                "progress, added, ended, links, seen_gen, folder) "
+                "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM "
                 "torrents WHERE provider = ? AND provider_torrent_id = ?) AND NOT EXISTS "
                 "(SELECT 1 FROM torrents WHERE hash = ? AND state != 'deleting' AND "
                 "provider = ?) ON CONFLICT (provider, remote_id) DO NOTHING", fresh).rowcount
@@ -125,15 +126,17 @@ class ImportedQueries:
         with self._tx() as conn:
             conn.execute(
                 "INSERT INTO imported_torrents (provider, remote_id, hash, name, size, status, "
-                "progress, added, ended, links, files_known, seen_gen) VALUES "
-                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 0) ON CONFLICT (provider, remote_id) "
+                "progress, added, ended, links, files_known, seen_gen, folder) VALUES "
+                "(?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 1, 0, ?) ON CONFLICT (provider, remote_id) "
                 "DO NOTHING",
                 (torrent.provider, torrent.provider_torrent_id, torrent.hash,
                  torrent.origin_name or torrent.name, torrent.size,
                  (RemoteStatus.READY if ready else RemoteStatus.DOWNLOADING).value,
                  1.0 if ready else torrent.progress, float(torrent.added_on),
                  float(torrent.completion_on) if ready and torrent.completion_on else None,
-                 sum(1 for f in selected if f.link)))
+                 sum(1 for f in selected if f.link),
+                 # the folder the mount showed it under, so symlinks into it keep working
+                 torrent.folder or folder_for(torrent.origin_name or torrent.name)))
             conn.executemany(
                 "INSERT OR REPLACE INTO imported_files (provider, remote_id, file_id, path, "
                 "size, selected, link) VALUES (?, ?, ?, ?, ?, ?, ?)",

@@ -204,6 +204,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             PRIMARY KEY (account, waiter)
         ) WITHOUT ROWID""",
     ),
+    (
+        # The browse tree names an imported torrent by its folder (its name made safe for
+        # every OS), looked up by index; rows stored before this get theirs at start-up.
+        "ALTER TABLE imported_torrents ADD COLUMN folder TEXT NOT NULL DEFAULT ''",
+        "CREATE INDEX imported_folder ON imported_torrents(folder)",
+        "CREATE INDEX torrents_tree ON torrents(state, category)",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

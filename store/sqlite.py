@@ -15,6 +15,7 @@ from store.budgets import BudgetQueries
 from store.imported import ImportedQueries
 from store.migrations import migrate
 from store.torrents import TorrentQueries
+from store.tree import TreeQueries
 
 DB_NAME = "debridge.sqlite3"
 
@@ -31,7 +32,8 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
     conn.execute("PRAGMA journal_mode=WAL")
 
 
-class SqliteStore(TorrentQueries, AccountQueries, BudgetQueries, ImportedQueries):
+class SqliteStore(TorrentQueries, AccountQueries, BudgetQueries, ImportedQueries,
+                  TreeQueries):
     """Debridge's persistent state. Thread-safe; several processes may share the file."""
 
     def __init__(self, path: Path) -> None:
@@ -41,6 +43,7 @@ class SqliteStore(TorrentQueries, AccountQueries, BudgetQueries, ImportedQueries
         self._lock = threading.Lock()
         path.parent.mkdir(parents=True, exist_ok=True)
         migrate(self._conn())
+        self.fill_imported_folders()
 
     def _conn(self) -> sqlite3.Connection:
         conn = getattr(self._local, "conn", None)

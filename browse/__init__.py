@@ -1,0 +1,1 @@
+"""The virtual tree of the library (groups -> torrents -> files) and reading its files."""

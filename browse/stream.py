@@ -1,0 +1,137 @@
+"""Read a file of the tree from the provider's CDN: lazily, at any offset, refreshing links.
+
+`seek()` only records where to start. The first `read()` resolves the provider link (through
+the link cache) and opens the CDN with a Range from that offset; a link that answers
+401/403/404/410/503 is resolved again once. A connection that breaks after bytes flowed is
+opened again where it stopped (a link that expired meanwhile is refreshed the same way).
+Every wait on the provider or the CDN is bounded by `timeout`: past it, UpstreamFailed.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import TimeoutError as FutureTimeout
+
+from core.errors import DebridgeError, LinkExpired, UpstreamFailed
+from core.links import LinkResolver
+from core.models import TreeEntry, TreeFile
+from core.ports import ContentSource, ContentStream
+
+log = logging.getLogger(__name__)
+REOPENS = 3          # broken connections in a row without a byte between them
+# Link resolution runs here so that a provider that stops answering costs the reader no more
+# than its timeout; the call finishes in the background and its link is cached for the next.
+_RESOLVERS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="link-resolve")
+
+
+class RemoteReader:
+    """A file-like, forward-reading view of one provider file."""
+
+    def __init__(self, links: LinkResolver, content: ContentSource, provider: str,
+                 file: TreeFile, *, timeout: float, chunk_size: int = 1 << 20) -> None:
+        self.links, self.content, self.provider, self.file = links, content, provider, file
+        self.timeout = timeout
+        self.chunk_size = chunk_size
+        self.position = 0
+        self._stream: ContentStream | None = None
+        self._chunks: object = None
+        self._buffer = b""
+        self._url = ""
+
+    # -- file-like ----------------------------------------------------------------------------
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        target = {0: offset, 1: self.position + offset, 2: self.file.size + offset}[whence]
+        if target != self.position or self._stream is None:
+            self._drop()
+            self.position = max(0, min(target, self.file.size))
+        return self.position
+
+    def tell(self) -> int:
+        return self.position
+
+    def read(self, size: int = -1) -> bytes:
+        if size < 0:
+            size = self.file.size - self.position
+        if size == 0 or self.position >= self.file.size:
+            return b""
+        if self._stream is None:
+            self.open()
+        reopens = 0
+        while not self._buffer:
+            try:
+                self._buffer = next(self._chunks, b"")  # type: ignore[call-overload]
+            except DebridgeError as exc:
+                # The connection broke: open again where it stopped.
+                reopens += 1
+                if reopens > REOPENS:
+                    raise UpstreamFailed(f"the CDN connection kept breaking ({exc})") from None
+                log.info("%s: the CDN connection broke at byte %d (%s); reopening",
+                         self.file.path, self.position, exc)
+                self._drop()
+                self.open()
+                continue
+            if not self._buffer:
+                raise UpstreamFailed(f"the CDN ended {self.file.path} at byte {self.position} "
+                                     f"of {self.file.size}")
+        piece, self._buffer = self._buffer[:size], self._buffer[size:]
+        self.position += len(piece)
+        return piece
+
+    def close(self) -> None:
+        self._drop()
+
+    # -- upstream -----------------------------------------------------------------------------
+    def open(self) -> None:
+        """Open the CDN at the current position (done by the first read; call it to learn of
+        a failure before promising a response)."""
+        if self._stream is not None:
+            return
+        deadline = time.monotonic() + self.timeout
+        url = self._resolve(deadline, stale_url="")
+        try:
+            stream = self.content.open(url, self.position)
+        except LinkExpired as exc:
+            log.info("%s: its direct link answered HTTP %d; resolving it again",
+                     self.file.path, exc.status)
+            url = self._resolve(deadline, stale_url=url)
+            try:
+                stream = self.content.open(url, self.position)
+            except LinkExpired as again:
+                raise UpstreamFailed(f"a fresh direct link also failed ({again})") from None
+            except DebridgeError as error:
+                raise UpstreamFailed(str(error)) from None
+        except DebridgeError as error:
+            raise UpstreamFailed(str(error)) from None
+        self._stream, self._url = stream, url
+        self._chunks = iter(stream.chunks(self.chunk_size))
+
+    def _resolve(self, deadline: float, stale_url: str) -> str:
+        future = _RESOLVERS.submit(self.links.resolve, self.provider, self.file.link,
+                                   stale_url=stale_url)
+        try:
+            return future.result(timeout=max(0.0, deadline - time.monotonic())).url
+        except FutureTimeout:
+            raise UpstreamFailed("the provider did not give a download link in time") from None
+        except DebridgeError as exc:
+            raise UpstreamFailed(f"the provider gave no download link ({exc})") from None
+
+    def _drop(self) -> None:
+        if self._stream is not None:
+            self._stream.close()
+        self._stream, self._chunks, self._buffer = None, None, b""
+
+
+class Streams:
+    """Opens readers of the tree's files, all sharing one link cache and CDN client."""
+
+    def __init__(self, links: LinkResolver, content: ContentSource, timeout: float) -> None:
+        self.links, self.content, self.timeout = links, content, timeout
+
+    def open(self, entry: TreeEntry, file: TreeFile) -> RemoteReader:
+        return RemoteReader(self.links, self.content, entry.provider, file,
+                            timeout=self.timeout)
