@@ -14,9 +14,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from flask import Flask, Response
+from flask import Flask, Response, request
+from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
+import api
 import qbit_compat
 from browse.stream import Streams
 from browse.tree import Tree
@@ -209,12 +211,20 @@ def create_app(settings: Settings, *, start_background: bool = True) -> Flask:
                                              RequestBudgets(providers), tree, streams)
     app.extensions["debridge.runtime"] = Runtime(engine, store, log_sink, sandboxes)
     app.register_blueprint(qbit_compat.blueprint)
+    app.register_blueprint(api.blueprint)
     dav = make_dav_app(tree, streams.open, authenticator, settings["webdav.auth"])
     app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {MOUNT_PATH: dav})  # type: ignore[method-assign]
 
     @app.errorhandler(413)
     def too_large(_: Exception) -> Response:
         return Response("Request Entity Too Large", 413, content_type="text/plain")
+
+    @app.errorhandler(404)
+    def not_found(exc: HTTPException) -> Response | HTTPException:
+        # /api answers in its JSON; the other surfaces keep their own formats
+        if request.path.startswith("/api/") and not request.path.startswith("/api/v2/"):
+            return api.http.error("no such endpoint", 404)
+        return exc
 
     @app.errorhandler(500)
     def server_error(exc: Exception) -> Response:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from wsgidav.wsgidav_app import WsgiDAVApp
@@ -18,6 +19,8 @@ BLOCK_SIZE = 1 << 20      # bytes per read of a streamed file (WsgiDAV's default
 def make_dav_app(tree: Tree, open_reader: OpenReader, authenticator: Authenticator,
                  auth: str) -> Any:
     """The WsgiDAV app; mount it at MOUNT_PATH (it builds its hrefs from that)."""
+    # WsgiDAV's start-up chatter (SSL advice, skipped middleware) is not for operators.
+    logging.getLogger("wsgidav").setLevel(logging.ERROR)
     config = {
         "provider_mapping": {"/": TreeProvider(tree, open_reader)},
         "mount_path": MOUNT_PATH,

@@ -1,0 +1,77 @@
+"""The /api blueprint: token authentication and JSON errors, mapped in one place."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from flask import Blueprint, Response, current_app, jsonify, request
+from werkzeug.exceptions import HTTPException
+
+from core.errors import DebridgeError, LoginBanned, UpstreamFailed
+from core.services import EXTENSION_KEY, Services
+
+log = logging.getLogger(__name__)
+blueprint = Blueprint("api", __name__, url_prefix="/api")
+
+
+class NotFound(DebridgeError):
+    """No such group, torrent or file in the tree."""
+
+
+class BadRequest(DebridgeError):
+    """A parameter is malformed."""
+
+
+_STATUS = {NotFound: 404, BadRequest: 400, UpstreamFailed: 502, LoginBanned: 403}
+
+
+def services() -> Services:
+    return current_app.extensions[EXTENSION_KEY]  # type: ignore[no-any-return]
+
+
+def error(message: str, status: int, headers: dict[str, str] | None = None) -> Response:
+    response = jsonify({"error": message, "code": status})
+    response.status_code = status
+    response.headers.update(headers or {})
+    return response
+
+
+def _presented_token() -> str:
+    header = request.headers.get("Authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() == "bearer":
+        return value.strip()
+    return request.headers.get("X-Api-Key", "")
+
+
+@blueprint.before_request
+def _authenticate() -> Response | None:
+    authenticator = services().authenticator
+    ip = request.remote_addr or ""
+    token = _presented_token()
+    if token and authenticator.api_key_valid(token):
+        return None
+    basic = request.authorization
+    if basic is not None and basic.type == "basic" and authenticator.credentials_valid(
+            basic.username or "", basic.password or "", ip):
+        return None
+    return error("an API key is required (Authorization: Bearer <key>, X-Api-Key, or Basic "
+                 "with the login or the key)", 401,
+                 {"WWW-Authenticate": 'Bearer realm="Debridge", Basic realm="Debridge"'})
+
+
+@blueprint.errorhandler(DebridgeError)
+def _domain_error(exc: DebridgeError) -> Response:
+    status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 400)
+    if status >= 500:
+        log.info("api %s %s: %s", request.method, request.path, exc)
+    return error(str(exc), status)
+
+
+@blueprint.errorhandler(HTTPException)
+def _http_error(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    headers: dict[str, Any] = dict(exc.get_headers())
+    headers.pop("Content-Type", None)
+    return error(exc.description or exc.name, status, headers)
