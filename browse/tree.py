@@ -9,6 +9,7 @@ never lists a group.
 from __future__ import annotations
 
 import re
+import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Protocol
@@ -24,6 +25,7 @@ _SUFFIXED = re.compile(r"^(.*) \[[^\[\]]+\]$")
 class TreeStore(Protocol):
     """The store queries the tree reads (implemented by store.SqliteStore)."""
 
+    def tree_stamp(self) -> tuple[int, int]: ...
     def tree_categories(self) -> list[str]: ...
     def tree_all(self) -> tuple[list[TreeEntry], list[TreeEntry]]: ...
     def tree_all_named(self, base: str) -> tuple[TreeEntry | None, list[TreeEntry]]: ...
@@ -100,10 +102,14 @@ def _unique(names: Iterable[str], reserved: set[str]) -> list[tuple[str, str]]:
 
 
 class Tree:
-    """Read-only view of the library as folders, built from the store on each call."""
+    """Read-only view of the library as folders, built from the store. A group's listing is
+    kept until the store says something changed (the stamp), so a media server that lists
+    a big folder again and again costs one cheap query each time."""
 
     def __init__(self, store: TreeStore) -> None:
         self.store = store
+        self._listings: dict[str, tuple[tuple[int, int], list[TorrentNode]]] = {}
+        self._lock = threading.Lock()
 
     # -- groups -------------------------------------------------------------------------------
     def groups(self) -> list[Group]:
@@ -117,7 +123,17 @@ class Tree:
 
     # -- torrents -----------------------------------------------------------------------------
     def torrents(self, group: Group) -> list[TorrentNode]:
-        """The torrents of a group, sorted by name."""
+        """The torrents of a group, sorted by name (a shared list: do not change it)."""
+        stamp = self.store.tree_stamp()
+        cached = self._listings.get(group.name)
+        if cached is not None and cached[0] == stamp:
+            return cached[1]
+        nodes = self._list(group)
+        with self._lock:
+            self._listings[group.name] = (stamp, nodes)
+        return nodes
+
+    def _list(self, group: Group) -> list[TorrentNode]:
         if group.category is not None:
             nodes = [TorrentNode(e.base, e) for e in self.store.tree_category(group.category)]
         elif group.name == ALL:

@@ -102,6 +102,12 @@ class AccountQueries:
         return int(self._read().execute(
             "SELECT value FROM counters WHERE name = 'revision'").fetchone()[0])
 
+    def tree_stamp(self) -> tuple[int, int]:
+        """Changes since a tree listing was made: (revision, imported-torrent changes)."""
+        rows = dict(self._read().execute(
+            "SELECT name, value FROM counters WHERE name IN ('revision', 'library')"))
+        return int(rows.get("revision", 0)), int(rows.get("library", 0))
+
     # -- log/main -----------------------------------------------------------------------------
     def append_log(self, entries: Iterable[tuple[int, int, str]], keep: int) -> None:
         """Add (time, type, message) entries; only the newest `keep` are kept."""

@@ -19,6 +19,11 @@ _COLUMNS = ("provider, remote_id, hash, name, size, status, progress, added, end
             "files_known")
 
 
+def _changed(conn: sqlite3.Connection) -> None:
+    """Imported torrents changed: cached tree listings are stale."""
+    conn.execute("UPDATE counters SET value = value + 1 WHERE name = 'library'")
+
+
 def _imported(row: sqlite3.Row) -> ImportedTorrent:
     return ImportedTorrent(provider=row[0], remote_id=row[1], hash=row[2], name=row[3],
                            size=row[4], status=row[5], progress=row[6], added=row[7],
@@ -54,6 +59,7 @@ class ImportedQueries:
                 "torrents WHERE provider = ? AND provider_torrent_id = ?) AND NOT EXISTS "
                 "(SELECT 1 FROM torrents WHERE hash = ? AND state != 'deleting' AND "
                 "provider = ?) ON CONFLICT (provider, remote_id) DO NOTHING", fresh).rowcount
+            _changed(conn)
         return new, known
 
     def finish_import_pass(self, provider: str, generation: int) -> int:
@@ -65,6 +71,7 @@ class ImportedQueries:
             conn.execute("DELETE FROM imported_files WHERE provider = ? AND remote_id IN "
                          "(SELECT remote_id FROM imported_torrents WHERE provider = ? AND "
                          "missing >= ?)", (provider, provider, MISSING_PASSES))
+            _changed(conn)
             return conn.execute("DELETE FROM imported_torrents WHERE provider = ? AND "
                                 "missing >= ?", (provider, MISSING_PASSES)).rowcount
 
@@ -87,6 +94,7 @@ class ImportedQueries:
                  for f in files])
             conn.execute("UPDATE imported_torrents SET files_known = 1 WHERE provider = ? AND "
                          "remote_id = ?", (provider, remote_id))
+            _changed(conn)
 
     def imported_files(self, provider: str, remote_id: str) -> list[RemoteFile]:
         return [RemoteFile(id=r[0], path=r[1], size=r[2], selected=bool(r[3]), link=r[4])
@@ -101,6 +109,7 @@ class ImportedQueries:
                          (provider, remote_id))
             conn.execute("DELETE FROM imported_torrents WHERE provider = ? AND remote_id = ?",
                          (provider, remote_id))
+            _changed(conn)
 
     def imported_by_hash(self, provider: str, info_hash: str) -> ImportedTorrent | None:
         row = self._read().execute(
@@ -143,3 +152,4 @@ class ImportedQueries:
                 [(torrent.provider, torrent.provider_torrent_id, f.provider_file_id,
                   f.source_path, f.size, int(f.selected), f.link)
                  for f in torrent.files if f.provider_file_id])
+            _changed(conn)

@@ -210,6 +210,9 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "ALTER TABLE imported_torrents ADD COLUMN folder TEXT NOT NULL DEFAULT ''",
         "CREATE INDEX imported_folder ON imported_torrents(folder)",
         "CREATE INDEX torrents_tree ON torrents(state, category)",
+        # Bumped by every change to imported torrents: with the revision, it tells the tree
+        # whether a cached listing is still current.
+        "INSERT INTO counters (name, value) VALUES ('library', 1)",
     ),
 )
 
