@@ -17,7 +17,8 @@ from concurrent.futures import TimeoutError as FutureTimeout
 from core.errors import DebridgeError, LinkExpired, UpstreamFailed
 from core.links import LinkResolver
 from core.models import TreeEntry, TreeFile
-from core.ports import ContentSource, ContentStream
+from core.ports import ContentSource, ContentStream, DirectLink
+from core.priority import Priority, work_priority
 
 log = logging.getLogger(__name__)
 REOPENS = 3          # broken connections in a row without a byte between them
@@ -111,14 +112,18 @@ class RemoteReader:
         self._chunks = iter(stream.chunks(self.chunk_size))
 
     def _resolve(self, deadline: float, stale_url: str) -> str:
-        future = _RESOLVERS.submit(self.links.resolve, self.provider, self.file.link,
-                                   stale_url=stale_url)
+        future = _RESOLVERS.submit(self._resolve_now, stale_url)
         try:
             return future.result(timeout=max(0.0, deadline - time.monotonic())).url
         except FutureTimeout:
             raise UpstreamFailed("the provider did not give a download link in time") from None
         except DebridgeError as exc:
             raise UpstreamFailed(f"the provider gave no download link ({exc})") from None
+
+    def _resolve_now(self, stale_url: str) -> DirectLink:
+        # Someone is waiting to read: this provider call goes before background work.
+        with work_priority(Priority.INTERACTIVE):
+            return self.links.resolve(self.provider, self.file.link, stale_url=stale_url)
 
     def _drop(self) -> None:
         if self._stream is not None:
