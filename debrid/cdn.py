@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Iterator
 
 import requests
+import urllib3
 
 from core.errors import LinkExpired
 from debrid.base import ProtocolError, ServiceUnavailable
@@ -23,14 +25,19 @@ class HttpStream:
 
     def chunks(self, size: int) -> Iterator[bytes]:
         try:
-            for chunk in self._response.iter_content(size):
+            # The first piece is whatever has arrived (at most `size`), so a reader's first
+            # byte waits for the CDN's first bytes, not for `size` of them; then whole chunks.
+            # (Not for chunked bodies: urllib3 parses those itself.)
+            raw = self._response.raw
+            first = b"" if raw.chunked else raw.read1(size, decode_content=True)
+            for chunk in itertools.chain((first,), self._response.iter_content(size)):
                 if self._skip:
                     dropped = min(self._skip, len(chunk))
                     chunk = chunk[dropped:]
                     self._skip -= dropped
                 if chunk:
                     yield chunk
-        except requests.RequestException as exc:
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
             raise ServiceUnavailable(f"the CDN connection broke: {type(exc).__name__}") \
                 from None
 
