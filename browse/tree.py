@@ -29,6 +29,7 @@ class TreeStore(Protocol):
     def tree_categories(self) -> list[str]: ...
     def tree_all(self) -> tuple[list[TreeEntry], list[TreeEntry]]: ...
     def tree_all_named(self, base: str) -> tuple[TreeEntry | None, list[TreeEntry]]: ...
+    def tree_all_folders(self, names: list[str]) -> tuple[set[str], set[str]]: ...
     def tree_category(self, category: str, folder: str | None = None) -> list[TreeEntry]: ...
     def tree_bad(self, limit: int) -> tuple[list[TreeEntry], list[TreeEntry]]: ...
     def tree_files(self, entry: TreeEntry) -> list[TreeFile]: ...
@@ -70,13 +71,17 @@ def _candidates(entry: TreeEntry) -> Iterable[str]:
     yield f"{base} [{sanitize_component(entry.provider + '-' + entry.remote_id)}]"
 
 
-def _name_imported(imported: list[TreeEntry], taken: set[str]) -> list[TorrentNode]:
+def _name_imported(imported: list[TreeEntry], taken: set[str],
+                   bases: set[str]) -> list[TorrentNode]:
     """Names for imported torrents, each base-name group on its own, in store order: the
-    first keeps its folder name unless a client entry holds it; the others get their hash."""
+    first keeps its folder name unless a client entry holds it; the others get their hash.
+    No name is one of `taken` (the client entries' names), and a hash-suffixed name is never
+    one of `bases` (another imported torrent's own folder name)."""
     nodes, used_by_base = [], {}
     for entry in imported:
         used = used_by_base.setdefault(entry.base, {entry.base} if entry.reserved else set())
-        name = next((c for c in _candidates(entry) if c not in used and c not in taken), "")
+        name = next((c for c in _candidates(entry) if c not in used and c not in taken
+                     and (c == entry.base or c not in bases)), "")
         if name:
             used.add(name)
             nodes.append(TorrentNode(name, entry))
@@ -139,7 +144,8 @@ class Tree:
         elif group.name == ALL:
             managed, imported = self.store.tree_all()
             nodes = [TorrentNode(e.base, e) for e in managed]
-            nodes += _name_imported(imported, set())
+            nodes += _name_imported(imported, {e.base for e in managed},
+                                    {e.base for e in imported})
         else:
             nodes = self._bad()
         nodes.sort(key=lambda n: n.name)
@@ -161,7 +167,10 @@ class Tree:
             managed, imported = self.store.tree_all_named(base)
             if managed is not None and base == name:
                 return TorrentNode(name, managed)
-            for node in _name_imported(imported, set()):
+            # the names this group could take that others hold, as the listing sees them
+            taken, own = self.store.tree_all_folders(
+                sorted({c for e in imported for c in _candidates(e)}))
+            for node in _name_imported(imported, taken, own):
                 if node.name == name:
                     return node
         return None
@@ -173,7 +182,7 @@ class Tree:
             name = next(c for c in _candidates(entry) if c not in taken)
             taken.add(name)
             nodes.append(TorrentNode(name, entry))
-        return nodes + _name_imported(imported, taken)
+        return nodes + _name_imported(imported, taken, {e.base for e in imported})
 
     # -- files --------------------------------------------------------------------------------
     def folder(self, node: TorrentNode) -> FolderNode:

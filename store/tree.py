@@ -12,6 +12,9 @@ from core.ports import RemoteStatus
 
 # Client entries the tree serves: their files' links are known.
 _SERVED = "('finalizing','completed')"
+# The condition of the partial unique index torrents_folder: a query by folder states it so
+# that SQLite uses that index instead of scanning every served torrent.
+_BY_FOLDER = "folder != '' AND state != 'deleting'"
 _MANAGED = ("SELECT folder, hash, provider, size, CASE WHEN completion_on > 0 THEN "
             "completion_on ELSE added_on END, id FROM torrents ")
 _IMPORTED = ("SELECT i.folder, i.hash, i.provider, i.size, COALESCE(i.ended, i.added), "
@@ -69,19 +72,34 @@ class TreeQueries:
         """The client entry `__all__` serves under `base`, and the imported torrents whose
         folder is `base` (in the order the tree names them)."""
         conn = self._read()
-        row = conn.execute(_MANAGED + f"WHERE folder = ? AND state IN {_SERVED}",
+        row = conn.execute(_MANAGED + f"WHERE folder = ? AND {_BY_FOLDER} AND state IN {_SERVED}",
                            (base,)).fetchone()
         imported = [_imported(r) for r in conn.execute(
             _IMPORTED + "WHERE i.folder = ? AND i.status = ? AND i.files_known = 1"
             + _IMPORTED_ORDER, (base, RemoteStatus.READY.value))]
         return (None if row is None else _managed(row)), imported
 
+    def tree_all_folders(self, names: list[str]) -> tuple[set[str], set[str]]:
+        """Which of `names` are folders of the client entries `__all__` serves, and which of
+        the imported torrents it serves."""
+        if not names:
+            return set(), set()
+        marks = ",".join("?" * len(names))
+        conn = self._read()
+        managed = {r[0] for r in conn.execute(
+            f"SELECT folder FROM torrents WHERE folder IN ({marks}) AND {_BY_FOLDER} AND "  # noqa: S608
+            f"state IN {_SERVED}", names)}
+        imported = {r[0] for r in conn.execute(
+            f"SELECT DISTINCT folder FROM imported_torrents WHERE folder IN ({marks}) AND "  # noqa: S608
+            "status = ? AND files_known = 1", [*names, RemoteStatus.READY.value])}
+        return managed, imported
+
     def tree_category(self, category: str, folder: str | None = None) -> list[TreeEntry]:
         """The served client entries of a category (only the one named `folder`, if given)."""
         where, args = "WHERE state IN " + _SERVED + " AND category = ? AND folder != ''", \
             [category]
         if folder is not None:
-            where, args = where + " AND folder = ?", [category, folder]
+            where, args = where + f" AND folder = ? AND {_BY_FOLDER}", [category, folder]
         return [_managed(r) for r in self._read().execute(_MANAGED + where, args)]
 
     def tree_bad(self, limit: int) -> tuple[list[TreeEntry], list[TreeEntry]]:

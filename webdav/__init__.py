@@ -14,6 +14,7 @@ from webdav.resources import OpenReader, TreeProvider
 
 MOUNT_PATH = "/webdav"    # the dispatcher prefix and WsgiDAV's mount_path: one value
 BLOCK_SIZE = 1 << 20      # bytes per read of a streamed file (WsgiDAV's default is 8 KiB)
+ALLOWED = "OPTIONS, HEAD, GET, PROPFIND"   # what a read-only WsgiDAV provider answers
 
 
 def make_dav_app(tree: Tree, open_reader: OpenReader, authenticator: Authenticator,
@@ -37,4 +38,35 @@ def make_dav_app(tree: Tree, open_reader: OpenReader, authenticator: Authenticat
                                "default_to_digest": False, "trusted_auth_header": None},
         CONFIG_KEY: {"authenticator": authenticator, "auth": auth},
     }
-    return WsgiDAVApp(config)
+    return _checked_paths(WsgiDAVApp(config))
+
+
+def _checked_paths(app: Any) -> Any:
+    """Answer 400 for paths WsgiDAV mishandles: one that is not UTF-8 (e.g. %ff) raises in
+    WsgiDAV (a 500), and one that climbs above the root with '..' gets a 400 whose promised
+    body never comes. No client sends '..' segments (RFC 3986 removes them), so any is
+    refused. WsgiDAV's 405s also get the Allow header HTTP requires of them."""
+
+    def checked(environ: dict[str, Any], start_response: Any) -> Any:
+        try:
+            path = environ.get("PATH_INFO", "").encode("iso-8859-1").decode("utf-8")
+        except UnicodeError:
+            return _bad_request(start_response, "the path is not UTF-8")
+        if ".." in path.split("/"):
+            return _bad_request(start_response, "'..' in the path")
+
+        def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            if status.startswith("405") and all(k.lower() != "allow" for k, _ in headers):
+                headers = [*headers, ("Allow", ALLOWED)]
+            return start_response(status, headers, exc_info)
+
+        return app(environ, start)
+
+    return checked
+
+
+def _bad_request(start_response: Any, why: str) -> list[bytes]:
+    body = f"Bad Request: {why}\n".encode()
+    start_response("400 Bad Request", [("Content-Type", "text/plain; charset=utf-8"),
+                                       ("Content-Length", str(len(body)))])
+    return [body]

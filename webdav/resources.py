@@ -7,7 +7,12 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
-from wsgidav.dav_error import HTTP_BAD_GATEWAY, DAVError
+from wsgidav.dav_error import (
+    HTTP_BAD_GATEWAY,
+    HTTP_FORBIDDEN,
+    DAVError,
+    PRECONDITION_CODE_PropfindFiniteDepth,
+)
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection, DAVProvider
 
 from browse.stream import RemoteReader
@@ -164,6 +169,19 @@ class TreeProvider(DAVProvider):
 
     def is_readonly(self) -> bool:
         return True
+
+    def custom_request_handler(self, environ: dict[str, Any], start_response: Any,
+                               default_handler: Any) -> Any:
+        # A PROPFIND of depth infinity (the default without a Depth header) would list the
+        # whole library with every file; RFC 4918 lets a server refuse it, and WsgiDAV has no
+        # setting for that. On a file it is depth 0, so it is answered.
+        if environ["REQUEST_METHOD"] == "PROPFIND" and \
+                environ.get("HTTP_DEPTH", "infinity") == "infinity":
+            resource = self.get_resource_inst(environ["PATH_INFO"], environ)
+            if resource is not None and resource.is_collection:
+                raise DAVError(HTTP_FORBIDDEN, "PROPFIND with Depth: infinity is not served; "
+                               "use Depth: 1", err_condition=PRECONDITION_CODE_PropfindFiniteDepth)
+        return default_handler(environ, start_response)
 
     def get_resource_inst(self, path: str, environ: dict[str, Any]) -> Any:
         parts = [p for p in path.split("/") if p]
