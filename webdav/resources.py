@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -15,6 +14,7 @@ from wsgidav.dav_error import (
 )
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection, DAVProvider
 
+from browse.identity import file_etag
 from browse.stream import RemoteReader
 from browse.tree import FileNode, FolderNode, Group, TorrentNode, Tree
 from core.errors import UpstreamFailed
@@ -22,12 +22,6 @@ from core.models import TreeEntry, TreeFile
 
 log = logging.getLogger(__name__)
 OpenReader = Callable[[TreeEntry, TreeFile], RemoteReader]
-
-
-def file_etag(entry: TreeEntry, file: TreeFile) -> str:
-    """Strong and stable: the torrent, the file and its size, never the expiring URL."""
-    identity = f"{entry.provider}:{entry.hash}:{file.file_id}:{file.size}"
-    return hashlib.sha1(identity.encode(), usedforsecurity=False).hexdigest()[:32]
 
 
 class _Reader:
