@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from wsgidav import util
 from wsgidav.dav_error import (
     HTTP_BAD_GATEWAY,
     HTTP_FORBIDDEN,
@@ -19,6 +20,7 @@ from browse.stream import RemoteReader
 from browse.tree import FileNode, FolderNode, Group, TorrentNode, Tree
 from core.errors import UpstreamFailed
 from core.models import TreeEntry, TreeFile
+from webdav.listing import RenderedListings, requested_props
 
 log = logging.getLogger(__name__)
 OpenReader = Callable[[TreeEntry, TreeFile], RemoteReader]
@@ -160,6 +162,7 @@ class TreeProvider(DAVProvider):
         super().__init__()
         self.tree = tree
         self.open_reader = open_reader
+        self.listings = RenderedListings()
 
     def is_readonly(self) -> bool:
         return True
@@ -169,12 +172,22 @@ class TreeProvider(DAVProvider):
         # A PROPFIND of depth infinity (the default without a Depth header) would list the
         # whole library with every file; RFC 4918 lets a server refuse it, and WsgiDAV has no
         # setting for that. On a file it is depth 0, so it is answered.
-        if environ["REQUEST_METHOD"] == "PROPFIND" and \
-                environ.get("HTTP_DEPTH", "infinity") == "infinity":
-            resource = self.get_resource_inst(environ["PATH_INFO"], environ)
-            if resource is not None and resource.is_collection:
-                raise DAVError(HTTP_FORBIDDEN, "PROPFIND with Depth: infinity is not served; "
-                               "use Depth: 1", err_condition=PRECONDITION_CODE_PropfindFiniteDepth)
+        if environ["REQUEST_METHOD"] != "PROPFIND":
+            return default_handler(environ, start_response)
+        depth = environ.get("HTTP_DEPTH", "infinity")
+        resource = self.get_resource_inst(environ["PATH_INFO"], environ)
+        if depth == "infinity" and resource is not None and resource.is_collection:
+            raise DAVError(HTTP_FORBIDDEN, "PROPFIND with Depth: infinity is not served; "
+                           "use Depth: 1", err_condition=PRECONDITION_CODE_PropfindFiniteDepth)
+        if depth == "1" and isinstance(resource, GroupCollection):
+            names = requested_props(environ)
+            if names is not None:      # a group's listing is streamed, not built (listing.py)
+                members = self.tree.torrents(resource.group)
+                start_response("207 Multi-Status", [
+                    ("Content-Type", "application/xml; charset=utf-8"),
+                    ("Date", util.get_rfc1123_time())])
+                return self.listings.stream(resource.get_href(), resource.group.name, members,
+                                            names)
         return default_handler(environ, start_response)
 
     def get_resource_inst(self, path: str, environ: dict[str, Any]) -> Any:
