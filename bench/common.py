@@ -12,18 +12,7 @@ from debrid.sandbox import SandboxServer
 
 def peak_rss(master_pid: int) -> int:
     """Peak resident memory (VmHWM, bytes) of the gunicorn worker(s) under `master_pid`."""
-    peak = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            status = (entry / "status").read_text()
-        except OSError:
-            continue
-        fields = dict(line.split(":", 1) for line in status.splitlines() if ":" in line)
-        if fields.get("PPid", "").strip() == str(master_pid) or entry.name == str(master_pid):
-            peak = max(peak, int(fields.get("VmHWM", "0 kB").split()[0]) * 1024)
-    return peak
+    return max((m["hwm"] for m in process_memory(master_pid).values()), default=0)
 
 
 def process_memory(master_pid: int) -> dict[int, dict[str, int]]:
