@@ -356,9 +356,8 @@ def test_mount_serves_random_seeks_and_refuses_writes(rig: Rig,
     assert sorted(os.listdir(folder)) == [big.file]
     assert path.stat().st_size == big.size
 
-    # The server is read-only too, not just the mount: rclone straight to /webdav/. WsgiDAV
-    # answers 405 to every write; rclone reads a 405 to MKCOL as "exists already" and exits 0,
-    # so for mkdir what counts is that nothing appeared.
+    # The server is read-only too, not just the mount: rclone straight to /webdav/. Writes
+    # get 405, and MKCOL of a new folder 403 (a 405 would tell rclone it exists already).
     local = rig.tmp / "upload.txt"
     local.write_bytes(b"not welcome")
     for args in (["copyto", str(local), rig.remote + f"{MOVIES}/{big.name}/upload.txt"],
@@ -369,8 +368,11 @@ def test_mount_serves_random_seeks_and_refuses_writes(rig: Rig,
         assert refused.returncode != 0, f"rclone {args[0]} into /webdav/ succeeded"
         assert b"405" in refused.stderr or b"Method Not Allowed" in refused.stderr, \
             refused.stderr.decode(errors="replace")
-    _rclone("mkdir", rig.remote + f"{MOVIES}/new-folder", "--low-level-retries", "1",
-            "--retries", "1", timeout=60)
+    refused = _rclone("mkdir", rig.remote + f"{MOVIES}/new-folder", "--low-level-retries",
+                      "1", "--retries", "1", timeout=60)
+    assert refused.returncode != 0, "rclone mkdir into /webdav/ succeeded"
+    assert b"403" in refused.stderr or b"Forbidden" in refused.stderr, \
+        refused.stderr.decode(errors="replace")
     assert {e["Path"] for e in rig.lsjson(f"{MOVIES}/{big.name}/")} == {big.file}
     assert {e["Path"] for e in rig.lsjson(MOVIES + "/")} == {SMALL_NAME, BIG_NAME}
     assert rig.cat(big.path(MOVIES), big.size - 8) == expected_bytes(big.hash, 1,

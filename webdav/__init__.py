@@ -22,8 +22,9 @@ def make_dav_app(tree: Tree, open_reader: OpenReader, authenticator: Authenticat
     """The WsgiDAV app; mount it at MOUNT_PATH (it builds its hrefs from that)."""
     # WsgiDAV's start-up chatter (SSL advice, skipped middleware) is not for operators.
     logging.getLogger("wsgidav").setLevel(logging.ERROR)
+    provider = TreeProvider(tree, open_reader)
     config = {
-        "provider_mapping": {"/": TreeProvider(tree, open_reader)},
+        "provider_mapping": {"/": provider},
         "mount_path": MOUNT_PATH,
         "lock_storage": False,
         "property_manager": None,
@@ -38,14 +39,16 @@ def make_dav_app(tree: Tree, open_reader: OpenReader, authenticator: Authenticat
                                "default_to_digest": False, "trusted_auth_header": None},
         CONFIG_KEY: {"authenticator": authenticator, "auth": auth},
     }
-    return _checked_paths(WsgiDAVApp(config))
+    return _checked_paths(WsgiDAVApp(config), provider)
 
 
-def _checked_paths(app: Any) -> Any:
+def _checked_paths(app: Any, provider: TreeProvider) -> Any:
     """Answer 400 for paths WsgiDAV mishandles: one that is not UTF-8 (e.g. %ff) raises in
     WsgiDAV (a 500), and one that climbs above the root with '..' gets a 400 whose promised
     body never comes. No client sends '..' segments (RFC 3986 removes them), so any is
-    refused. WsgiDAV's 405s also get the Allow header HTTP requires of them."""
+    refused. WsgiDAV's 405s also get the Allow header HTTP requires of them, except MKCOL of
+    a new folder: 405 there means "exists already" (RFC 4918 9.3.1), which rclone takes as
+    done, so it is a 403."""
 
     def checked(environ: dict[str, Any], start_response: Any) -> Any:
         try:
@@ -60,9 +63,31 @@ def _checked_paths(app: Any) -> Any:
                 headers = [*headers, ("Allow", ALLOWED)]
             return start_response(status, headers, exc_info)
 
+        if environ.get("REQUEST_METHOD") == "MKCOL":
+            return _mkcol(app, provider, environ, start)
         return app(environ, start)
 
     return checked
+
+
+def _mkcol(app: Any, provider: TreeProvider, environ: dict[str, Any],
+           start_response: Any) -> list[bytes]:
+    answer: list[Any] = []
+
+    def capture(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        answer[:] = [status, headers, exc_info]
+        return lambda data: None
+
+    body = b"".join(app(environ, capture))          # a short error page (after auth)
+    status, headers, exc_info = answer
+    if status.startswith("405") and \
+            provider.get_resource_inst(environ.get("PATH_INFO", ""), environ) is None:
+        body = b"Forbidden: the library is read-only\n"
+        status = "403 Forbidden"
+        headers = [("Content-Type", "text/plain; charset=utf-8"),
+                   ("Content-Length", str(len(body)))]
+    start_response(status, headers, exc_info)
+    return [body]
 
 
 def _bad_request(start_response: Any, why: str) -> list[bytes]:
