@@ -13,6 +13,10 @@ log = logging.getLogger(__name__)
 S = TorrentState
 RECONCILE_SLACK = 120.0      # provider clocks and queues: look this far before the add
 RECONCILE_OLDER_RUN = 100    # stop listing after this many torrents older than the add
+# Big pages: the recent torrents come in one request. Pages are numbered, so a torrent
+# deleted between two page requests (another reconciliation removing its duplicate) shifts
+# the next page and one copy could be missed, then added again.
+RECONCILE_PAGE = 1000
 
 
 class Submission(Outcomes):
@@ -80,7 +84,7 @@ class Submission(Outcomes):
         uses. The list comes newest first, so the walk stops once past the add's time."""
         since = torrent.state_since - RECONCILE_SLACK
         copies, older_run = [], 0
-        for remote in provider.list_torrents(page_size=RECONCILE_OLDER_RUN):
+        for remote in provider.list_torrents(page_size=RECONCILE_PAGE):
             if remote.added is not None and remote.added < since:
                 older_run += 1
                 if older_run >= RECONCILE_OLDER_RUN:
