@@ -105,9 +105,12 @@ def browse_download(torrent: str, file: str) -> Response:
     response.make_conditional(request, accept_ranges=True, complete_length=node.file.size)
     if response.status_code in (200, 206) and request.method == "GET" \
             and response.content_length:
-        start = response.content_range.start if response.status_code == 206 else 0
+        start = 0
+        if response.status_code == 206 and response.content_range.stop is not None:
+            start = response.content_range.start or 0
+            reader.expect(response.content_range.stop)
         try:
-            reader.seek(start or 0)
+            reader.seek(start)
             reader.open()       # fail now, while a clean 502 can still be sent
         except UpstreamFailed as exc:
             reader.close()

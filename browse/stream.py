@@ -36,6 +36,8 @@ class RemoteReader:
         self.timeout = timeout
         self.chunk_size = chunk_size
         self.position = 0
+        self.stop_hint = 0      # the caller reads no further than this (0: to the end)
+        self._bounded = False   # the open upstream ends at stop_hint
         self._stream: ContentStream | None = None
         self._chunks: object = None
         self._buffer = b""
@@ -54,6 +56,12 @@ class RemoteReader:
 
     def tell(self) -> int:
         return self.position
+
+    def expect(self, stop: int) -> None:
+        """The caller means to read only up to `stop` (exclusive): the CDN is asked for just
+        that, so it can finish the response and keep the connection for the next request.
+        Reading further still works (the rest is opened when needed)."""
+        self.stop_hint = min(max(stop, 0), self.file.size)
 
     def read(self, size: int = -1) -> bytes:
         if size < 0:
@@ -76,6 +84,11 @@ class RemoteReader:
                 self._drop()
                 self.open()
                 continue
+            if not self._buffer and self._bounded and self.position >= self.stop_hint:
+                self._drop()            # read past what the caller expected: open the rest
+                self.stop_hint = 0
+                self.open()
+                continue
             if not self._buffer:
                 raise UpstreamFailed(f"the CDN ended {self.file.path} at byte {self.position} "
                                      f"of {self.file.size}")
@@ -94,21 +107,22 @@ class RemoteReader:
             return
         deadline = time.monotonic() + self.timeout
         url = self._resolve(deadline, stale_url="")
+        end = self.stop_hint if self.stop_hint > self.position else None
         try:
-            stream = self.content.open(url, self.position)
+            stream = self.content.open(url, self.position, end)
         except LinkExpired as exc:
             log.info("%s: its direct link answered HTTP %d; resolving it again",
                      self.file.path, exc.status)
             url = self._resolve(deadline, stale_url=url)
             try:
-                stream = self.content.open(url, self.position)
+                stream = self.content.open(url, self.position, end)
             except LinkExpired as again:
                 raise UpstreamFailed(f"a fresh direct link also failed ({again})") from None
             except DebridgeError as error:
                 raise UpstreamFailed(str(error)) from None
         except DebridgeError as error:
             raise UpstreamFailed(str(error)) from None
-        self._stream, self._url = stream, url
+        self._stream, self._url, self._bounded = stream, url, end is not None
         self._chunks = iter(stream.chunks(self.chunk_size))
 
     def _resolve(self, deadline: float, stale_url: str) -> str:

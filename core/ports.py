@@ -168,9 +168,11 @@ class ContentStream(Protocol):
 
 
 class ContentSource(Protocol):
-    """Opens direct links. Raises LinkExpired when the link must be resolved again."""
+    """Opens direct links from `offset` (to `end`, exclusive, when given: a CDN may then
+    keep the connection for the next request). Raises LinkExpired when the link must be
+    resolved again."""
 
-    def open(self, url: str, offset: int) -> ContentStream: ...
+    def open(self, url: str, offset: int, end: int | None = None) -> ContentStream: ...
 
 
 class Store(Protocol):

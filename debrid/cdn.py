@@ -61,8 +61,11 @@ class HttpContentSource:
             session.headers["User-Agent"] = "Debridge"
         return session
 
-    def open(self, url: str, offset: int) -> HttpStream:
-        headers = {"Range": f"bytes={offset}-"} if offset else {}
+    def open(self, url: str, offset: int, end: int | None = None) -> HttpStream:
+        if end is not None and end > offset:
+            headers = {"Range": f"bytes={offset}-{end - 1}"}
+        else:
+            headers = {"Range": f"bytes={offset}-"} if offset else {}
         try:
             response = self.session.get(url, headers=headers, stream=True, timeout=self.timeout)
         except requests.RequestException as exc:

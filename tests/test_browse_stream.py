@@ -37,15 +37,16 @@ class FakeLinks:
 
 
 class FakeStream:
-    def __init__(self, offset: int, break_after: int | None) -> None:
+    def __init__(self, offset: int, break_after: int | None, end: int | None = None) -> None:
         self.offset, self.break_after, self.closed = offset, break_after, False
+        self.end = len(DATA) if end is None else end
 
     def chunks(self, size: int) -> Iterator[bytes]:
         position, sent = self.offset, 0
-        while position < len(DATA):
+        while position < self.end:
             if self.break_after is not None and sent >= self.break_after:
                 raise ServiceUnavailable("the CDN connection broke: ChunkedEncodingError")
-            piece = DATA[position:position + min(size, 1000)]
+            piece = DATA[position:min(position + min(size, 1000), self.end)]
             position += len(piece)
             sent += len(piece)
             yield piece
@@ -60,13 +61,15 @@ class FakeCdn:
     def __init__(self, expired: set[str] = frozenset(), breaks: list[int] | None = None):
         self.expired, self.breaks = set(expired), list(breaks or [])
         self.opened: list[tuple[str, int]] = []
+        self.ends: list[int | None] = []
         self.streams: list[FakeStream] = []
 
-    def open(self, url: str, offset: int) -> FakeStream:
+    def open(self, url: str, offset: int, end: int | None = None) -> FakeStream:
         self.opened.append((url, offset))
+        self.ends.append(end)
         if url in self.expired:
             raise LinkExpired(403)
-        stream = FakeStream(offset, self.breaks.pop(0) if self.breaks else None)
+        stream = FakeStream(offset, self.breaks.pop(0) if self.breaks else None, end)
         self.streams.append(stream)
         return stream
 
@@ -146,3 +149,30 @@ def test_a_provider_that_does_not_answer_costs_no_more_than_the_timeout() -> Non
     assert time.monotonic() - began < 1.0
     assert cdn.opened == []
     assert len(links.calls) == 1
+
+
+def test_an_expected_range_is_all_the_cdn_is_asked_for() -> None:
+    links, cdn = FakeLinks(), FakeCdn()
+    reader = _reader(links, cdn)
+    reader.expect(9000)
+    reader.seek(8000)
+    assert _read_all_to(reader, 9000) == DATA[8000:9000]
+    assert cdn.opened == [("url-1", 8000)]
+    assert cdn.ends == [9000]
+
+
+def test_reading_past_the_expected_range_opens_the_rest() -> None:
+    links, cdn = FakeLinks(), FakeCdn()
+    reader = _reader(links, cdn)
+    reader.expect(2000)
+    assert _read_all(reader) == DATA
+    assert cdn.opened == [("url-1", 0), ("url-1", 2000)]
+    assert cdn.ends == [2000, None]
+    assert cdn.streams[0].closed
+
+
+def _read_all_to(reader: RemoteReader, stop: int) -> bytes:
+    out = b""
+    while reader.tell() < stop:
+        out += reader.read(min(3000, stop - reader.tell()))
+    return out

@@ -367,6 +367,17 @@ def test_a_single_range_answers_206_with_exactly_those_bytes(dav: Dav, header: s
     assert response.content == dav.expected("plain", 1, start, end - start + 1)
 
 
+def test_a_range_read_asks_the_cdn_for_that_range_only(dav: Dav) -> None:
+    # A CDN that sends just the range finishes its response, so the connection can serve
+    # the next read (a media server's scan reads a little of many files).
+    first = len(dav.watch.streams)
+    response = dav.get(dav.href("big", "Big Remux.mkv"), Range="bytes=100000000-100065535")
+    assert response.status_code == 206
+    assert response.content == dav.expected("big", 1, 100_000_000, 65536)
+    (stream,) = dav.watch.streams[first:]
+    assert stream.sent == 65536
+
+
 @pytest.mark.parametrize("header", [f"bytes={SIZE}-", f"bytes={SIZE + 10}-{SIZE + 20}"])
 def test_a_range_past_the_end_answers_416(dav: Dav, header: str) -> None:
     response = dav.get(dav.href("plain", "Plain.Movie.2020.1080p.mkv"), Range=header)

@@ -6,6 +6,7 @@ import logging
 from collections.abc import Callable
 from typing import Any
 
+from werkzeug.http import parse_range_header
 from wsgidav import util
 from wsgidav.dav_error import (
     HTTP_BAD_GATEWAY,
@@ -152,7 +153,13 @@ class RemoteFile(DAVNonCollection):
         return {"type": "File"}
 
     def get_content(self) -> _Reader:
-        return _Reader(self.provider.open_reader(self.node.torrent, self.node.file))
+        reader = self.provider.open_reader(self.node.torrent, self.node.file)
+        # WsgiDAV serves a single Range (unless If-Range cancels it): ask the CDN for just that
+        ranges = parse_range_header(self.environ.get("HTTP_RANGE"))
+        bounds = ranges.range_for_length(self.node.file.size) if ranges is not None else None
+        if bounds is not None and "HTTP_IF_RANGE" not in self.environ:
+            reader.expect(bounds[1])
+        return _Reader(reader)
 
 
 class TreeProvider(DAVProvider):
