@@ -668,7 +668,9 @@ def test_a_cdn_that_breaks_mid_body_and_refuses_to_resume_ends_the_response_shor
                 for chunk in chunks:
                     received += chunk
         assert time.monotonic() - started < TIMEOUT + 5          # never a hang
-        assert 0 < len(received) < 4 * MIB                      # short: the client can tell
+        # short, and the client can tell (the error above); how much arrived depends on how
+        # the last bytes were chunked (requests drops a partial chunk when it raises)
+        assert len(received) < 4 * MIB
         assert received == dav.expected("stalled", 3, 0, len(received))
     finally:
         requests.delete(f"{dav.admin}/faults", timeout=5)
