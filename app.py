@@ -140,11 +140,11 @@ def prepare_api_key(settings: Settings, store: SqliteStore) -> None:
                     generated)
 
 
-def build_engine(settings: Settings, store: SqliteStore,
-                 providers: Mapping[str, DebridProvider]) -> tuple[Engine, Lifecycle]:
+def build_engine(settings: Settings, store: SqliteStore, providers: Mapping[str, DebridProvider],
+                 links: LinkResolver) -> tuple[Engine, Lifecycle]:
     """The torrent engine and its periodic jobs, configured from the settings."""
     action = settings["downloads.action"]
-    finalizer = Finalizer(store, LinkResolver(store, providers), HttpContentSource(), action,
+    finalizer = Finalizer(store, links, HttpContentSource(), action,
                           settings.mount_path, settings["downloads.symlink_timeout_seconds"])
     policies = Policies.build(
         {p.name: ProviderPolicy(p.download_uncached, p.keep_on_delete)
@@ -179,7 +179,9 @@ def create_app(settings: Settings, *, start_background: bool = True) -> Flask:
     store = open_store(settings.data_dir)
     settings.downloads_folder.mkdir(parents=True, exist_ok=True)
     providers = {p.name: build_provider(p, store) for p in settings.providers}
-    engine, lifecycle = build_engine(settings, store, providers)
+    # One link resolver for placements and streams: concurrent reads of a link cost one call.
+    links = LinkResolver(store, providers)
+    engine, lifecycle = build_engine(settings, store, providers, links)
     library = Library(store, downloads_folder=settings.downloads_folder,
                       default_provider=settings.providers[0].name,
                       add_wait_seconds=settings["qbit.add_wait_seconds"], wake=engine.wake,
@@ -193,7 +195,7 @@ def create_app(settings: Settings, *, start_background: bool = True) -> Flask:
     prepare_api_key(settings, store)
     timeout = settings["webdav.upstream_timeout_seconds"]
     tree = Tree(store)
-    streams = Streams(LinkResolver(store, providers),
+    streams = Streams(links,
                       HttpContentSource(connect_timeout=min(10.0, timeout), read_timeout=timeout),
                       timeout)
 
