@@ -50,7 +50,7 @@ def _authenticate() -> Response | None:
     authenticator = services().authenticator
     ip = request.remote_addr or ""
     token = _presented_token()
-    if token and authenticator.api_key_valid(token):
+    if token and authenticator.token_valid(token, ip):
         return None
     basic = request.authorization
     if basic is not None and basic.type == "basic" and authenticator.credentials_valid(

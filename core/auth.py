@@ -114,6 +114,16 @@ class Authenticator:
             else self.store.get_meta(API_KEY_META_KEY) or ""
         return bool(expected) and hmac.compare_digest(_digest(key), expected)
 
+    def token_valid(self, key: str, ip: str) -> bool:
+        """A presented API key (bearer token), under the failed-login ban: a wrong one counts
+        as a failed login, so a configured key cannot be guessed at speed."""
+        if self.is_banned(ip):
+            raise LoginBanned(ip)
+        if self.api_key_valid(key):
+            return True
+        self._record_failure(ip)
+        return False
+
     def credentials_valid(self, username: str, password: str, ip: str) -> bool:
         """Basic authentication with the login credentials (or any user name and the API
         key), under the same failed-login ban as logins; raises LoginBanned while banned."""

@@ -120,6 +120,18 @@ def test_bearer_x_api_key_and_basic_are_accepted(client: FlaskClient,
     assert [g["name"] for g in response.json["groups"]] == ["__all__", "__bad__", "films"]
 
 
+@pytest.mark.parametrize("wrong", [{"Authorization": "Bearer guess"}, {"X-Api-Key": "guess"}])
+def test_wrong_api_keys_ban_the_address(client: FlaskClient, wrong: dict[str, str]) -> None:
+    env = {"REMOTE_ADDR": f"10.8.8.{len(str(wrong))}"}
+    for _ in range(3):
+        assert client.get("/api/browse/", headers=wrong, environ_base=env).status_code == 401
+    banned = client.get("/api/browse/", headers=BEARER, environ_base=env)
+    assert banned.status_code == 403
+    assert banned.json["code"] == 403
+    other = client.get("/api/browse/", headers=BEARER, environ_base={"REMOTE_ADDR": "10.8.9.1"})
+    assert other.status_code == 200
+
+
 def test_wrong_basic_passwords_ban_the_address(client: FlaskClient) -> None:
     env = {"REMOTE_ADDR": "10.9.9.9"}
     for _ in range(3):
