@@ -6,7 +6,7 @@ from typing import Any
 from urllib.parse import quote
 
 from flask import Response, jsonify, request
-from werkzeug.wsgi import wrap_file
+from werkzeug.wsgi import FileWrapper
 
 from api.http import BadRequest, NotFound, blueprint, error, services
 from browse.identity import file_etag
@@ -95,7 +95,9 @@ def browse_download(torrent: str, file: str) -> Response:
     if not isinstance(node, FileNode):
         raise NotFound(f"no file {file!r} in {torrent!r}")
     reader = svc.streams.open(node.torrent, node.file)
-    response = Response(wrap_file(request.environ, reader, DOWNLOAD_BLOCK),
+    # werkzeug's wrapper, not the server's wsgi.file_wrapper: a range is served by seeking
+    # the reader through it, and gunicorn's cannot seek (the range would be read from 0).
+    response = Response(FileWrapper(reader, DOWNLOAD_BLOCK),
                         mimetype="application/octet-stream", direct_passthrough=True)
     response.content_length = node.file.size
     response.set_etag(file_etag(node.torrent, node.file))
