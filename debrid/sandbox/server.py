@@ -49,11 +49,16 @@ class SandboxServer:
         state_path: str | os.PathLike[str] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
+        port_file: str | os.PathLike[str] | None = None,
     ) -> None:
+        """`port_file` (with port 0): reuse the port recorded there by an earlier start and
+        record the one bound, so direct links handed out before a restart keep working, as
+        a real provider's do."""
         self._options = options or SandboxOptions()
         self._state_path = Path(state_path) if state_path is not None else None
         self.host = host
         self._requested_port = port
+        self._port_file = Path(port_file) if port_file is not None else None
         self._temp_path: Path | None = None
         self._port: int | None = None
         self._sandbox: Sandbox | None = None
@@ -77,19 +82,15 @@ class SandboxServer:
         try:
             self._sandbox = Sandbox(options=self._options, state=state)
             self.app = create_app(self._sandbox)
-            self._server = make_server(
-                self.host,
-                self._requested_port,
-                self.app,
-                threaded=True,
-                request_handler=_request_handler(self._connections),
-            )
+            self._server = self._bind(self.app)
         except BaseException:
             state.close()
             self._remove_temp_files()
             self._sandbox = None
             raise
-        self._port = self._server.server_port
+        self._port = int(self._server.socket.getsockname()[1])
+        if self._port_file is not None and self._port != self._remembered_port():
+            self._port_file.write_text(f"{self._port}\n", encoding="ascii")
         self._thread = threading.Thread(
             target=self._server.serve_forever,
             kwargs={"poll_interval": _POLL_INTERVAL},
@@ -98,6 +99,38 @@ class SandboxServer:
         )
         self._thread.start()
         return self
+
+    def _remembered_port(self) -> int:
+        try:
+            text = self._port_file.read_text(encoding="ascii") if self._port_file else ""
+        except OSError:
+            return 0
+        return int(text) if text.strip().isdigit() and 0 < int(text) < 65536 else 0
+
+    def _bind(self, app: Flask) -> BaseWSGIServer:
+        """Listen on the requested port, else the remembered one (another program may have
+        taken it meanwhile: then any free port, and links are resolved afresh)."""
+        ports = [self._requested_port] if self._requested_port else \
+            [self._remembered_port(), 0]
+        family = socket.AF_INET6 if ":" in self.host else socket.AF_INET
+        last: OSError | None = None
+        for port in dict.fromkeys(ports):
+            # Bound here, not by werkzeug, which exits the process when a port is taken.
+            listener = socket.socket(family, socket.SOCK_STREAM)
+            try:
+                listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                listener.bind((self.host, port))
+                listener.listen(128)
+            except OSError as exc:
+                listener.close()
+                last = exc
+                continue
+            with listener:      # the server keeps its own duplicate of the descriptor
+                return make_server(self.host, listener.getsockname()[1], app, threaded=True,
+                                   request_handler=_request_handler(self._connections),
+                                   fd=listener.fileno())
+        assert last is not None
+        raise last
 
     def stop(self) -> None:
         """Stop serving, close the database, and remove a private temporary state file."""
