@@ -58,6 +58,7 @@ from webdav import MOUNT_PATH, make_dav_app
 log = logging.getLogger("debridge")
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
 SANDBOX_STATE = "sandbox.sqlite3"
+SANDBOX_PORT = "sandbox.port"        # the port a sandbox chose, kept for the next start
 
 
 OPERATOR_LOGGERS = ("debridge", "core", "debrid", "qbit_compat", "store")
@@ -110,7 +111,8 @@ def start_sandboxes(settings: Settings) -> tuple[Settings, list[SandboxServer]]:
                              link_lifetime_seconds=settings["sandbox.link_lifetime_seconds"])
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     sandbox = SandboxServer(options=options, state_path=str(settings.data_dir / SANDBOX_STATE),
-                            host="127.0.0.1", port=settings["sandbox.port"])
+                            host="127.0.0.1", port=settings["sandbox.port"],
+                            port_file=settings.data_dir / SANDBOX_PORT)
     sandbox.start()
     for provider in pending:
         settings = replace_provider(settings, provider.name, base_url=sandbox.api_url)
@@ -155,6 +157,7 @@ def build_engine(settings: Settings, store: SqliteStore, providers: Mapping[str,
                           max_parallel_transfers=settings["downloads.max_parallel_transfers"],
                           symlink_timeout=settings["downloads.symlink_timeout_seconds"],
                           stalled_timeout=settings["downloads.stalled_timeout_minutes"] * 60,
+                          copy_timeout=settings["downloads.copy_timeout_minutes"] * 60,
                           selection=SelectionRules.from_settings(
                               settings["selection.extensions"],
                               settings["selection.exclude_extras"],

@@ -14,7 +14,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
-from core.errors import DebridgeError, LinkExpired, UpstreamFailed
+from core.errors import DebridgeError, UpstreamFailed
 from core.links import LinkResolver
 from core.models import TreeEntry, TreeFile
 from core.ports import ContentSource, ContentStream, DirectLink
@@ -110,18 +110,18 @@ class RemoteReader:
         end = self.stop_hint if self.stop_hint > self.position else None
         try:
             stream = self.content.open(url, self.position, end)
-        except LinkExpired as exc:
-            log.info("%s: its direct link answered HTTP %d; resolving it again",
-                     self.file.path, exc.status)
+        except DebridgeError as exc:
+            # Expired (401/403/404/410/503), or its host refuses, times out or fails: the
+            # provider may serve the file from elsewhere now, so ask it once more, in time.
+            if time.monotonic() >= deadline:
+                raise UpstreamFailed(str(exc)) from None
+            log.info("%s: its direct link failed (%s); resolving it again", self.file.path,
+                     exc)
             url = self._resolve(deadline, stale_url=url)
             try:
                 stream = self.content.open(url, self.position, end)
-            except LinkExpired as again:
+            except DebridgeError as again:
                 raise UpstreamFailed(f"a fresh direct link also failed ({again})") from None
-            except DebridgeError as error:
-                raise UpstreamFailed(str(error)) from None
-        except DebridgeError as error:
-            raise UpstreamFailed(str(error)) from None
         self._stream, self._url, self._bounded = stream, url, end is not None
         self._chunks = iter(stream.chunks(self.chunk_size))
 

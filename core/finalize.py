@@ -18,9 +18,7 @@ from core.ports import ContentSource, ContentStream, Store
 
 log = logging.getLogger(__name__)
 CHUNK_BYTES = 1 << 20
-PROVIDER_SHARE = 0.9             # the provider's part of reported progress (see lifecycle)
-LOCAL_SHARE = 0.09               # the local step never reports 100 % before it is done
-RECONNECTS = 3                   # broken CDN connections in a row without progress
+RECONNECTS = 3                   # CDN tries in a row without a byte, before the step gives up
 
 
 @dataclass(frozen=True)
@@ -45,8 +43,17 @@ class Cancelled(Exception):
 Outcome = Wait | Fail | None   # None: completed
 
 
+class _Broken(Exception):
+    """The CDN gave no (more) bytes at `url`: its host refused, timed out or failed."""
+
+    def __init__(self, error: ProviderError, url: str) -> None:
+        super().__init__(error.message)
+        self.error, self.url = error, url
+
+
 class _Meter:
-    """Tracks local bytes, writes progress about once a second and checks for cancellation."""
+    """Tracks the bytes on disk, writes progress (those bytes / the wanted bytes) about once a
+    second, and checks for cancellation."""
 
     def __init__(self, store: Store, torrent: Torrent, total: int, done: int,
                  clock: Callable[[], float], stopping: threading.Event) -> None:
@@ -54,21 +61,30 @@ class _Meter:
         self.clock, self.stopping = clock, stopping
         self.last = clock()
         self.window = 0
+        self.unwritten = False      # bytes arrived since progress was last written
 
     def add(self, count: int) -> None:
         self.done += count
         self.window += count
+        self.unwritten = True
         now = self.clock()
         if now - self.last < 1.0:
             return
         speed = int(self.window / (now - self.last))
-        self.last, self.window = now, 0
+        self.last, self.window, self.unwritten = now, 0, False
         self.store.update_torrent(self.torrent.id, speed=speed, last_activity=int(now),
-                                  progress=PROVIDER_SHARE + LOCAL_SHARE * self.done / self.total)
+                                  stalled_since=0.0, progress=min(1.0, self.done / self.total))
         current = self.store.get_torrent(self.torrent.id)
         if (self.stopping.is_set() or current is None or current.paused
                 or current.layout_dirty or current.state is not TorrentState.FINALIZING):
             raise Cancelled(self.torrent.hash)
+
+    def settle(self) -> None:
+        """The step ends unfinished: what is on disk is the progress, and nothing moves."""
+        moved = {"last_activity": int(self.clock()), "stalled_since": 0.0} \
+            if self.unwritten else {}
+        self.store.update_torrent(self.torrent.id, speed=0,
+                                  progress=min(1.0, self.done / self.total), **moved)
 
 
 class Finalizer:
@@ -100,50 +116,60 @@ class Finalizer:
         selected = [f for f in torrent.files if f.selected]
         meter = _Meter(self.store, torrent, sum(f.size for f in selected),
                        sum(f.size for f in selected if f.done), self.clock, self.stopping)
-        for f in selected:
-            if f.done:
-                continue
-            target = target_of(torrent, f)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            part = target.with_name(target.name + PART_SUFFIX)
-            if f.placed != f.path:
-                self.store.update_file(torrent.id, f.index, placed=f.path)
-            self._fetch(torrent, f, part, meter)
-            os.replace(part, target)
-            self.store.update_file(torrent.id, f.index, done=True)
+        try:
+            for f in selected:
+                if f.done:
+                    continue
+                target = target_of(torrent, f)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                part = target.with_name(target.name + PART_SUFFIX)
+                if f.placed != f.path:
+                    self.store.update_file(torrent.id, f.index, placed=f.path)
+                self._fetch(torrent, f, part, meter)
+                os.replace(part, target)
+                self.store.update_file(torrent.id, f.index, done=True)
+        except Exception:
+            meter.settle()
+            raise
         return self._complete(torrent, content_dir)
 
     def _fetch(self, torrent: Torrent, f: TorrentFile, part: Path, meter: _Meter) -> None:
         """Append the rest of the file to `part`. A connection that breaks is opened again
-        where it stopped (with a fresh link if the old one expired meanwhile), a few times
-        before the step gives up and is retried later."""
+        where it stopped; one that gives no byte (the CDN host refuses, times out or answers
+        5xx) is opened with a freshly resolved link, since the provider may serve the file
+        from another host now. After a few tries without a byte the step gives up and the
+        engine tries again later."""
         offset = part.stat().st_size if part.exists() else 0
         if offset > f.size:
             part.unlink()
             offset = 0
         meter.done += offset
-        breaks = 0
+        fruitless, stale = 0, ""
         while offset < f.size:
             before = offset
             try:
-                offset = self._append(torrent, f, part, offset, meter)
-            except ProviderError as exc:
-                if exc.kind is not ProviderErrorKind.UNAVAILABLE or breaks >= RECONNECTS:
-                    raise
-                offset = part.stat().st_size
-                breaks = 0 if offset > before else breaks + 1
-                log.info("torrent %s: the CDN connection broke at byte %d of %s (%s); "
-                         "resuming", torrent.hash, offset, f.path, exc.message)
+                offset = self._append(torrent, f, part, offset, meter, stale)
+            except _Broken as broken:
+                offset = part.stat().st_size if part.exists() else 0
+                fruitless = 0 if offset > before else fruitless + 1
+                if fruitless >= RECONNECTS:
+                    raise broken.error from None
+                stale = broken.url if fruitless == 1 else ""
+                log.info("torrent %s: %s at byte %d of %s; %s", torrent.hash,
+                         broken.error.message, offset, f.path,
+                         "resolving the link again" if stale else "trying again")
                 continue
+            stale = ""
             if offset < f.size:
                 raise ProviderError(f"the CDN stopped at byte {offset} of {f.size} of {f.path}",
                                     provider=torrent.provider)
 
     def _append(self, torrent: Torrent, f: TorrentFile, part: Path, offset: int,
-                meter: _Meter) -> int:
-        stream = self._open(torrent, f, offset)
+                meter: _Meter, stale_url: str) -> int:
+        stream, url = self._open(torrent, f, offset, stale_url)
         try:
-            with open(part, "ab") as out:
+            # unbuffered: what the meter counts is on disk when progress says so
+            with open(part, "ab", buffering=0) as out:
                 for chunk in stream.chunks(CHUNK_BYTES):
                     if offset + len(chunk) > f.size:
                         raise ProviderError(f"the CDN sent more than {f.size} bytes",
@@ -151,30 +177,43 @@ class Finalizer:
                     out.write(chunk)
                     offset += len(chunk)
                     meter.add(len(chunk))
+        except ProviderError as exc:
+            if exc.kind is ProviderErrorKind.UNAVAILABLE:
+                raise _Broken(exc, url) from None
+            raise
         finally:
             stream.close()
         return offset
 
-    def _open(self, torrent: Torrent, f: TorrentFile, offset: int) -> ContentStream:
-        link = self.links.resolve(torrent.provider, f.link)
+    def _open(self, torrent: Torrent, f: TorrentFile, offset: int,
+              stale_url: str) -> tuple[ContentStream, str]:
+        link = self.links.resolve(torrent.provider, f.link, stale_url=stale_url)
         try:
-            return self.content.open(link.url, offset)
+            return self.content.open(link.url, offset), link.url
         except LinkExpired:
             log.info("torrent %s: direct link expired, resolving it again", torrent.hash)
             link = self.links.resolve(torrent.provider, f.link, stale_url=link.url)
+        except ProviderError as exc:
+            if exc.kind is ProviderErrorKind.UNAVAILABLE:
+                raise _Broken(exc, link.url) from None
+            raise
         try:
-            return self.content.open(link.url, offset)
+            return self.content.open(link.url, offset), link.url
         except LinkExpired as exc:
             error = ProviderError(f"a fresh direct link also failed ({exc})",
                                   provider=torrent.provider)
             error.kind = ProviderErrorKind.LINK_UNAVAILABLE
             raise error from exc
+        except ProviderError as exc:
+            if exc.kind is ProviderErrorKind.UNAVAILABLE:
+                raise _Broken(exc, link.url) from None
+            raise
 
     # -- symlink ------------------------------------------------------------------------------
     def _symlink(self, torrent: Torrent, content_dir: Path) -> Outcome:
         assert self.mount_path is not None
         selected = [f for f in torrent.files if f.selected]
-        waiting = []
+        waiting, waiting_bytes = [], 0
         for f in selected:
             if f.done:
                 continue
@@ -182,6 +221,7 @@ class Finalizer:
             source = self.mount_path / "__all__" / torrent.folder / f.source_path
             if not _readable(source, f.size):
                 waiting.append(str(source))
+                waiting_bytes += f.size
                 continue
             link = target_of(torrent, f)
             link.parent.mkdir(parents=True, exist_ok=True)
@@ -193,9 +233,8 @@ class Finalizer:
             self.store.update_file(torrent.id, f.index, done=True, placed=f.path)
         if not waiting:
             return self._complete(torrent, content_dir)
-        linked = len(selected) - len(waiting)
-        self.store.update_torrent(torrent.id, progress=PROVIDER_SHARE + LOCAL_SHARE * linked
-                                  / max(len(selected), 1))
+        wanted = sum(f.size for f in selected)
+        self.store.update_torrent(torrent.id, progress=(wanted - waiting_bytes) / max(1, wanted))
         if self.clock() - torrent.state_since > self.symlink_timeout:
             return Fail(FailureReason.MOUNT_TIMEOUT,
                         f"{len(waiting)} file(s) never appeared in the mount, e.g. {waiting[0]}")

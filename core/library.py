@@ -222,6 +222,12 @@ class Library(LibraryEdits):
     def count(self) -> int:
         return self.store.count_torrents()
 
+    def queue_ranks(self) -> dict[int, int]:
+        """Each incomplete torrent's place in the download queue, from 1 (qBittorrent
+        numbers only the torrents in the queue)."""
+        return {torrent_id: rank for rank, torrent_id in
+                enumerate(self.store.download_queue(), start=1)}
+
     # -- tags ---------------------------------------------------------------------------------
     def tags(self) -> list[str]:
         return self.store.list_tags()

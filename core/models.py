@@ -19,6 +19,8 @@ class TorrentState(enum.StrEnum):
     DELETING = "deleting"        # removal in progress; invisible to clients
 
 
+SPEED_FRESH = 5.0      # seconds a copy's measured speed stays true without a new measure
+
 # States the engine still has work to do in.
 ACTIVE_STATES = frozenset({
     TorrentState.QUEUED, TorrentState.SUBMITTING, TorrentState.RESOLVING,
@@ -118,6 +120,7 @@ class Torrent:
     origin_name: str = ""        # the torrent's own name (its folder's name), not a rename
     content_layout: str = "Subfolder"   # qBittorrent's Original / Subfolder / NoSubfolder
     has_root: bool = True        # files sit in a root folder under save_path
+    stalled_since: float = 0.0   # since when a copy got no byte from the CDN (0: it flows)
     rev: int = 0
     tags: tuple[str, ...] = ()                           # (the store fills these two last)
     files: tuple[TorrentFile, ...] = field(default=())
@@ -142,6 +145,14 @@ class Torrent:
     @property
     def has_metadata(self) -> bool:
         return self.total_size >= 0
+
+    def speed_at(self, now: float) -> int:
+        """Bytes per second now. A copy writes its speed every second while bytes arrive, so
+        one that has written nothing for a few seconds is not moving (a stalled CDN read
+        cannot say so itself)."""
+        if self.state is TorrentState.FINALIZING and now - self.last_activity > SPEED_FRESH:
+            return 0
+        return self.speed
 
 
 @dataclass(frozen=True)

@@ -22,8 +22,6 @@ log = logging.getLogger(__name__)
 S = TorrentState
 K = ProviderErrorKind
 
-# Share of the reported progress that belongs to the provider; the rest is the local step.
-PROVIDER_SHARE = 0.9
 FAST_POLL_SECONDS = 30.0         # poll quickly this long after an add
 MAX_POLL_SECONDS = 60.0          # a torrent that has not moved for a while is polled this often
 MAX_BACKOFF_SECONDS = 600.0
@@ -52,6 +50,7 @@ class EngineConfig:
     max_parallel_transfers: int = 4
     symlink_timeout: float = 1800.0
     stalled_timeout: float = 0.0    # seconds without progress at the provider; 0 = never
+    copy_timeout: float = 3600.0    # seconds a copy may get no byte from the CDN
     submit_grace: float = 5.0       # wait this long before reconciling an ambiguous add
     selection: SelectionRules = field(default_factory=SelectionRules)
     policies: Policies = field(default_factory=Policies)
@@ -132,12 +131,30 @@ class Outcomes:
             self.fail(torrent, FailureReason.DEAD, "the provider no longer has this torrent")
         elif kind in (K.BLOCKED, K.INVALID):
             self.fail(torrent, REFUSAL_REASONS[kind], exc.message)
-        elif torrent.state is S.FINALIZING and torrent.attempts >= 30:
-            reason = FailureReason.QUOTA if kind is K.QUOTA else FailureReason.LINKS
-            self.fail(torrent, reason, exc.message)
+        elif torrent.state is S.FINALIZING:
+            self._copy_failed(torrent, exc)
         else:
             base = 60.0 if kind is K.QUOTA else 5.0 if kind is K.SLOTS_FULL else 1.0
             self._retry_later(torrent, exc.message, exc.retry_after, base=base)
+
+    def _copy_failed(self, torrent: Torrent, exc: ProviderError) -> None:
+        """A copy step that got nothing more from the provider (no link, or the CDN does not
+        answer): try again with back-off, and fail once it has got no byte for
+        copy_timeout, so the Arr learns of it instead of waiting on a frozen download."""
+        now = self.clock()
+        since = torrent.stalled_since or now
+        if now - since >= self.config.copy_timeout:
+            reason = FailureReason.QUOTA if exc.kind is K.QUOTA else FailureReason.LINKS
+            self.fail(torrent, reason, f"no byte from the provider for "
+                                       f"{self.config.copy_timeout / 60:g} minutes "
+                                       f"(downloads.copy_timeout_minutes): {exc.message}")
+            return
+        base = 60.0 if exc.kind is K.QUOTA else 1.0
+        left = self.config.copy_timeout - (now - since)
+        delay = min(max(exc.retry_after or 0.0, backoff(torrent.attempts, base)), max(1.0, left))
+        self.store.update_torrent(torrent.id, next_check_at=now + delay, speed=0,
+                                  stalled_since=since, attempts=torrent.attempts + 1,
+                                  message=exc.message)
 
     def _local_failed(self, torrent: Torrent, exc: OSError) -> None:
         message = f"local file error: {exc.strerror or exc} ({exc.filename or ''})"

@@ -10,7 +10,7 @@ from core.errors import DuplicateTorrent
 from core.layout import layout_fields
 from core.models import FailureReason, Torrent, TorrentFile, TorrentState
 from core.naming import clean_relpath, folder_candidates, sanitize_component
-from core.outcomes import PROVIDER_SHARE, Outcomes
+from core.outcomes import Outcomes
 from core.ports import DebridProvider, RemoteStatus, RemoteTorrent
 from core.selection import Candidate, Selection, select_files
 
@@ -166,7 +166,8 @@ class Polling(Outcomes):
         if torrent.state is S.RESOLVING:
             self.store.transition(torrent.id, [S.RESOLVING], S.DOWNLOADING, now)
             still_since = now       # the metadata wait does not count as a stalled download
-        progress = PROVIDER_SHARE * remote.progress
+        # the provider's bytes while it downloads (the copy's own bytes come after, from 0)
+        progress = max(torrent.progress, min(1.0, remote.progress))
         moved = {"last_activity": int(now)} if progress > torrent.progress + 1e-9 else {}
         # still since it last moved, or since it reached this state (after a queue wait)
         if not moved and self._stalled(still_since):
@@ -241,7 +242,7 @@ class Polling(Outcomes):
                 self._schedule(torrent, fast=True)
             return
         self.store.transition(torrent.id, [S.RESOLVING, S.DOWNLOADING], S.FINALIZING,
-                              self.clock(), progress=PROVIDER_SHARE, speed=0,
+                              self.clock(), progress=0.0, speed=0, stalled_since=0.0,
                               next_check_at=self.clock(), attempts=0)
         log.info("torrent %s: ready at the provider, placing files (%s)", torrent.hash,
                  self.config.action)

@@ -145,6 +145,12 @@ SETTINGS: tuple[Setting, ...] = (
             "long fails as stalled (and is removed from the provider, freeing its slot), so "
             "the Arr can grab another release instead of waiting at 0 % for ever. 0 = never.",
             minimum=0, maximum=525_600),
+    Setting("downloads.copy_timeout_minutes", "float", 60.0,
+            "A copy ('download' action) that gets no byte from the provider for this long "
+            "fails, with the reason (the CDN unreachable, no link), so the Arr can grab "
+            "another release instead of waiting on a frozen download. Before that, Debridge "
+            "tries again with back-off, resolving the link afresh.",
+            minimum=0.05, maximum=10_080),
     Setting("selection.extensions", "list", sorted(VIDEO_EXTENSIONS),
             "File extensions Debridge asks the provider for (the other files of a torrent are "
             "not selected).", check=_extensions),
@@ -197,7 +203,9 @@ SETTINGS: tuple[Setting, ...] = (
             "first byte (and for each later byte) before it answers 502.",
             minimum=1, maximum=600),
     Setting("sandbox.port", "int", 0,
-            "Port of the built-in sandbox provider (0 = any free loopback port).",
+            "Port of the built-in sandbox provider. 0 = a free loopback port chosen at the "
+            "first start and kept in server.data_dir for the next ones, so the direct links "
+            "it handed out stay valid across restarts, as a real provider's do.",
             minimum=0, maximum=65535),
     Setting("sandbox.download_seconds", "float", 30.0,
             "How long an [uncached] sandbox torrent takes to download.", minimum=0, maximum=86400),

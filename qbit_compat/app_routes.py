@@ -29,9 +29,11 @@ def persona() -> Persona:
 
 def view() -> serialize.View:
     """The persona, the time and the global limits torrents are serialised with."""
-    prefs = services().library.preferences
-    return serialize.View(persona(), int(time.time()), prefs.share_limits(),
-                          bool(prefs.get("queueing_enabled")))
+    library = services().library
+    prefs = library.preferences
+    queueing = bool(prefs.get("queueing_enabled"))
+    return serialize.View(persona(), int(time.time()), prefs.share_limits(), queueing,
+                          library.queue_ranks() if queueing else {})
 
 
 @cache

@@ -6,7 +6,8 @@ import io
 import math
 import re
 import urllib.parse
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
@@ -28,6 +29,7 @@ class View:
     now: int
     limits: ShareLimits
     queueing: bool
+    queue: Mapping[int, int] = field(default_factory=dict)   # torrent id -> queue rank
 
 
 def _effective_ratio_limit(torrent: Torrent, view: View) -> float:
@@ -56,11 +58,12 @@ def _completed_bytes(torrent: Torrent) -> int:
     return int(torrent.size * torrent.progress) if torrent.size > 0 else 0
 
 
-def _eta(torrent: Torrent) -> int:
+def _eta(torrent: Torrent, now: int) -> int:
     remaining = torrent.size - _completed_bytes(torrent)
-    if torrent.state is TorrentState.COMPLETED or torrent.speed <= 0 or remaining <= 0:
+    speed = torrent.speed_at(now)
+    if torrent.state is TorrentState.COMPLETED or speed <= 0 or remaining <= 0:
         return UNKNOWN_ETA
-    return min(UNKNOWN_ETA, math.ceil(remaining / torrent.speed))
+    return min(UNKNOWN_ETA, math.ceil(remaining / speed))
 
 
 def qt(value: float) -> float:
@@ -124,11 +127,11 @@ def info_entry(torrent: Torrent, view: View) -> dict[str, Any]:
         "completion_on": torrent.completion_on if completed else view.persona.never,
         "content_path": torrent.content_path,
         "dl_limit": torrent.dl_limit,
-        "dlspeed": torrent.speed if active else 0,
+        "dlspeed": torrent.speed_at(now) if active else 0,
         "download_path": "",
         "downloaded": done_bytes,
         "downloaded_session": done_bytes,
-        "eta": _eta(torrent),
+        "eta": _eta(torrent, now),
         "f_l_piece_prio": torrent.first_last_piece_prio,
         "force_start": torrent.force_start,
         "hash": torrent.hash,
@@ -185,12 +188,9 @@ def _comment(torrent: Torrent) -> str:
 
 
 def _queue_priority(torrent: Torrent, view: View) -> int:
-    """qBittorrent's queue position (0 when not queued for download or queueing is off)."""
-    if not view.queueing or torrent.state not in (
-            TorrentState.QUEUED, TorrentState.SUBMITTING, TorrentState.RESOLVING,
-            TorrentState.DOWNLOADING):
-        return 0
-    return max(1, torrent.queue_position)
+    """qBittorrent's queue position: 1 for the first incomplete torrent, then 2, 3...; 0
+    for a complete one, or when queueing is off."""
+    return view.queue.get(torrent.id, 0) if view.queueing else 0
 
 
 def pieces_of(torrent: Torrent) -> tuple[int, int]:
@@ -224,10 +224,10 @@ def properties(torrent: Torrent, view: View) -> dict[str, Any]:
         "created_by": "",
         "creation_date": -1,
         "dl_limit": torrent.dl_limit or -1,
-        "dl_speed": torrent.speed,
-        "dl_speed_avg": torrent.speed,
+        "dl_speed": torrent.speed_at(now),
+        "dl_speed_avg": torrent.speed_at(now),
         "download_path": "",
-        "eta": _eta(torrent),
+        "eta": _eta(torrent, now),
         "hash": torrent.hash,
         "infohash_v1": torrent.hash,
         "infohash_v2": "",
@@ -283,7 +283,8 @@ def files(torrent: Torrent, indexes: set[int] | None = None) -> list[dict[str, A
             "index": f.index,
             "name": f"{folder}/{f.path}" if folder else f.path,
             "piece_range": [first, last],
-            "priority": 1 if f.selected else 0,
+            # qBittorrent keeps 1, 6 and 7 as set; Debridge's own choice reads as normal
+            "priority": (f.priority if f.priority > 0 else 1) if f.selected else 0,
             "progress": _file_progress(torrent, f),
             "size": f.size,
         }

@@ -109,10 +109,11 @@ def _full(current: int) -> bytes:
 
 
 def _delta(snapshot: Snapshot, current: int) -> dict[str, Any]:
-    """Only what changed since the snapshot: torrents re-read by revision, not all of them."""
+    """Only what changed since the snapshot: torrents re-read by revision (and the ones in
+    progress, whose speed, ETA and queue rank move with time), not all of them."""
     library = services().library
     store = library.store
-    changed = store.torrents_changed_since(snapshot.rid)
+    changed = store.torrents_changed_since(snapshot.rid, or_active=True)
     entries = _entries(changed)
     if entries and not snapshot.keys:
         snapshot.keys = tuple(sorted(next(iter(entries.values()))))

@@ -214,6 +214,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # whether a cached listing is still current.
         "INSERT INTO counters (name, value) VALUES ('library', 1)",
     ),
+    (
+        # Since when a local copy has had no byte from the CDN (0: bytes flow), so a copy the
+        # CDN never serves fails after downloads.copy_timeout_minutes instead of looping.
+        "ALTER TABLE torrents ADD COLUMN stalled_since REAL NOT NULL DEFAULT 0",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -20,7 +20,7 @@ UPDATABLE = frozenset({
     "delete_files", "delete_remote", "trackers", "queue_position", "force_start", "seq_dl",
     "first_last_piece_prio", "super_seeding", "auto_tmm", "dl_limit", "up_limit",
     "inactive_seeding_time_limit", "content_folder", "layout_dirty", "placed_root",
-    "origin_name", "has_root",
+    "origin_name", "has_root", "stalled_since",
 })
 # Written by the engine on its own schedule; clients see them through sync deltas anyway.
 QUIET = frozenset({"next_check_at", "attempts"})
@@ -37,6 +37,7 @@ _STATE = next(i for i, f in enumerate(_FIELDS) if f.name == "state")
 _TRACKERS = next(i for i, f in enumerate(_FIELDS) if f.name == "trackers")
 _STATES = {s.value: s for s in TorrentState}
 CHUNK = 500  # keeps IN lists well under SQLite's variable limit
+DOWNLOAD_QUEUE = "('queued','submitting','resolving','downloading','finalizing')"
 DUE = (f"(state IN {ACTIVE} AND (paused = 0 OR state = 'deleting')) "
        "OR (layout_dirty = 1 AND state != 'deleting')")
 
@@ -191,8 +192,17 @@ class TorrentQueries:
             found += self._rows(clause, [*args, *part])
         return sorted(found, key=lambda t: t.id)
 
-    def torrents_changed_since(self, rev: int) -> list[Torrent]:
-        return self._rows("rev > ? AND state != 'deleting'", (rev,))
+    def torrents_changed_since(self, rev: int, *, or_active: bool = False) -> list[Torrent]:
+        """Live torrents changed after `rev`; with `or_active`, also every torrent still in
+        progress (what a client sees of those moves with time: speed, ETA, queue rank)."""
+        active = f" OR state IN {DOWNLOAD_QUEUE}" if or_active else ""
+        return self._rows(f"(rev > ?{active}) AND state != 'deleting'", (rev,))
+
+    def download_queue(self) -> list[int]:
+        """Ids of the torrents not yet complete, in queue order (qBittorrent's queue)."""
+        return [r[0] for r in self._read().execute(
+            f"SELECT id FROM torrents WHERE state IN {DOWNLOAD_QUEUE} "  # noqa: S608
+            "ORDER BY queue_position, id")]
 
     def files_of(self, torrent_id: int) -> list[TorrentFile]:
         return [_file(r) for r in self._read().execute(
@@ -205,10 +215,7 @@ class TorrentQueries:
             raise ValueError(f"not updatable: {sorted(unknown)}")
         parts, args = [], []
         for name, value in fields.items():
-            if name == "progress":
-                parts.append("progress = MAX(progress, ?)")  # progress never goes back
-            else:
-                parts.append(f"{name} = ?")
+            parts.append(f"{name} = ?")
             args.append(int(value) if isinstance(value, bool) else value)
         return parts, args
 

@@ -56,10 +56,13 @@ class FakeStream:
 
 
 class FakeCdn:
-    """Opens urls; `expired` urls answer like an expired link, `breaks` cut streams."""
+    """Opens urls; `expired` urls answer like an expired link, `unreachable` ones like a
+    host that refuses connections, `breaks` cut streams."""
 
-    def __init__(self, expired: set[str] = frozenset(), breaks: list[int] | None = None):
+    def __init__(self, expired: set[str] = frozenset(), breaks: list[int] | None = None,
+                 unreachable: set[str] = frozenset()):
         self.expired, self.breaks = set(expired), list(breaks or [])
+        self.unreachable = set(unreachable)
         self.opened: list[tuple[str, int]] = []
         self.ends: list[int | None] = []
         self.streams: list[FakeStream] = []
@@ -69,6 +72,8 @@ class FakeCdn:
         self.ends.append(end)
         if url in self.expired:
             raise LinkExpired(403)
+        if url in self.unreachable:
+            raise ServiceUnavailable("cannot reach the CDN: ConnectionError")
         stream = FakeStream(offset, self.breaks.pop(0) if self.breaks else None, end)
         self.streams.append(stream)
         return stream
@@ -113,6 +118,21 @@ def test_an_expired_link_is_resolved_again_once() -> None:
 def test_a_link_that_fails_after_its_refresh_is_a_502() -> None:
     links, cdn = FakeLinks(), FakeCdn(expired={"url-1", "url-2"})
     with pytest.raises(UpstreamFailed, match="fresh direct link"):
+        _reader(links, cdn).read(10)
+    assert len(links.calls) == 2
+
+
+def test_a_link_whose_host_is_gone_is_resolved_again() -> None:
+    # e.g. links stored before a restart that point at an address nobody listens on now
+    links, cdn = FakeLinks(), FakeCdn(unreachable={"url-1"})
+    assert _read_all(_reader(links, cdn)) == DATA
+    assert [stale for stale, _ in links.calls] == ["", "url-1"]
+    assert cdn.opened == [("url-1", 0), ("url-2", 0)]
+
+
+def test_a_host_that_stays_unreachable_is_a_502_after_one_fresh_link() -> None:
+    links, cdn = FakeLinks(), FakeCdn(unreachable={"url-1", "url-2"})
+    with pytest.raises(UpstreamFailed, match="fresh direct link also failed"):
         _reader(links, cdn).read(10)
     assert len(links.calls) == 2
 

@@ -170,7 +170,8 @@ def test_torrent_file_upload_with_two_files(env: Env) -> None:
     _delete_and_check_gone(env, info_hash, Path(str(torrent["content_path"])))
 
 
-def test_uncached_magnet_progress_never_decreases(env: Env) -> None:
+def test_uncached_magnet_progress_follows_the_provider_then_the_placed_bytes(
+        env: Env) -> None:
     env.client.torrents_create_category(name=CATEGORY)
     info_hash = random_hash()
     name = "Uncached.Movie.2024.1080p [uncached]"
@@ -191,7 +192,11 @@ def test_uncached_magnet_progress_never_decreases(env: Env) -> None:
     assert states[-1] == "pausedUP"
     assert "downloading" in states
     assert states.index("downloading") < states.index("pausedUP")
-    assert progress == sorted(progress), "progress went backwards"
+    # the provider's download rises, then placing the files starts again from what is
+    # placed (nothing), and rises: one step back at most, never more
+    drops = [i for i in range(1, len(progress)) if progress[i] < progress[i - 1]]
+    assert len(drops) <= 1, f"progress went backwards more than once: {seen}"
+    assert not drops or progress[drops[0]] < 0.5, seen
     assert any(0 < p < 1 for p in progress), "no intermediate progress was reported"
     torrent = env.client.torrents_info(torrent_hashes=info_hash)[0]
     _check_content(env, torrent)
