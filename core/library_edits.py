@@ -69,9 +69,9 @@ class LibraryEdits:
             raise InvalidTorrentName(name)
         self.store.update_torrent(self.torrent(info_hash, with_files=False).id, name=name)
 
-    def set_location(self, hashes: Iterable[str] | None, location: str, *,
-                     must_be_writable: bool = False) -> None:
-        """Move torrents' files to another save path (relative: under the default one)."""
+    def set_location(self, hashes: Iterable[str] | None, location: str) -> None:
+        """Move torrents' files to another save path (relative: under the default save
+        path, as qBittorrent resolves it; never the process's working directory)."""
         location = location.strip()
         if not location or "\x00" in location:
             raise InvalidSavePath(location)
@@ -80,7 +80,7 @@ class LibraryEdits:
             path.mkdir(parents=True, exist_ok=True)
         except OSError:
             raise SavePathUnusable(location, creatable=False) from None
-        if must_be_writable and not os.access(path, os.W_OK | os.X_OK):
+        if not os.access(path, os.W_OK | os.X_OK):
             raise SavePathUnusable(location, creatable=True)
         chosen = [t for t in self._select(hashes) if t.save_path != str(path)]
         self._relayout(chosen, save_path=str(path), auto_tmm=False)

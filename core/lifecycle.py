@@ -34,7 +34,7 @@ class Lifecycle(Submission, Polling):
             try:
                 sync_layout(self.store, torrent)
             except OSError as exc:
-                self._local_failed(torrent, exc)
+                self._move_failed(torrent, exc)
                 return
             torrent = self.store.get_torrent(torrent_id, with_files=True) or torrent
             if torrent.state in (S.COMPLETED, S.FAILED):

@@ -38,6 +38,9 @@ REFUSAL_REASONS = {
     K.SLOTS_FULL: FailureReason.SLOTS,
 }
 TRANSIENT = frozenset({K.RATE_LIMITED, K.UNAVAILABLE, K.SLOTS_FULL, K.QUOTA})
+LIVE_STATES = (S.QUEUED, S.SUBMITTING, S.RESOLVING, S.DOWNLOADING, S.FINALIZING, S.COMPLETED,
+               S.FAILED)
+MOVE_TRIES = 5                   # a move that fails this many times in a row is given up
 
 
 @dataclass(frozen=True)
@@ -155,6 +158,24 @@ class Outcomes:
         self.store.update_torrent(torrent.id, next_check_at=now + delay, speed=0,
                                   stalled_since=since, attempts=torrent.attempts + 1,
                                   message=exc.message)
+
+    def _move_failed(self, torrent: Torrent, exc: OSError) -> None:
+        """Moving files to a new place or name failed. Tried again a few times (a disk may
+        come back); then the move is given up and the torrent fails with the reason,
+        instead of staying 'moving' for ever."""
+        if torrent.attempts < MOVE_TRIES:
+            log.warning("torrent %s: moving its files failed: %s (%s)", torrent.hash,
+                        exc.strerror or exc, exc.filename or "")
+            self._retry_later(torrent, f"moving its files failed: {exc.strerror or exc}",
+                              base=0.5)
+            return
+        message = (f"moving its files to {torrent.save_path} failed: "
+                   f"{exc.strerror or exc} ({exc.filename or ''}); files not moved stay in "
+                   f"{torrent.placed_root or torrent.save_path}")
+        if self.store.transition(torrent.id, LIVE_STATES, S.FAILED, self.clock(),
+                                 reason=FailureReason.LOCAL_IO.value, message=message,
+                                 layout_dirty=False, speed=0, attempts=0):
+            log.warning("torrent %s (%s) failed: %s", torrent.hash, torrent.name, message)
 
     def _local_failed(self, torrent: Torrent, exc: OSError) -> None:
         message = f"local file error: {exc.strerror or exc} ({exc.filename or ''})"

@@ -33,7 +33,9 @@ def set_location(params: MultiDict[str, str]) -> Response:
     hashes = hash_list(params)
     try:
         services().library.set_location(hashes, required(params, "location"))
-    except SavePathUnusable:
+    except SavePathUnusable as exc:
+        if exc.creatable:
+            raise QbitError(403, "Cannot write to directory") from None
         raise QbitError(409, "Cannot make save path") from None
     return text("")
 
@@ -42,8 +44,7 @@ def set_location(params: MultiDict[str, str]) -> Response:
 def set_save_path(params: MultiDict[str, str]) -> Response:
     hashes = hash_list(params, "id")
     try:
-        services().library.set_location(hashes, required(params, "path"),
-                                        must_be_writable=True)
+        services().library.set_location(hashes, required(params, "path"))
     except SavePathUnusable as exc:
         if exc.creatable:
             raise QbitError(403, "Cannot write to directory") from None

@@ -128,6 +128,64 @@ def test_set_location_moves_the_files(client: Client, tmp_path: Path) -> None:
     assert (empty.status_code, empty.text) == (400, "Save path cannot be empty")
 
 
+def _move(client: Client, verb: str, info_hash: str, target: str) -> Any:
+    """setLocation (hashes, location) or 5.x's setSavePath (id, path)."""
+    if verb == "setLocation":
+        return client.http.post(f"{API}/torrents/setLocation",
+                                data={"hashes": info_hash, "location": target})
+    return client.http.post(f"{API}/torrents/setSavePath", data={"id": info_hash, "path": target})
+
+
+def test_set_location_relative_is_under_the_downloads_folder_not_the_cwd(
+        client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    info_hash = client.add_pack(tmp_path)
+    monkeypatch.chdir(tmp_path / "mount" if client.mount else tmp_path)
+    for verb in ("setLocation", "setSavePath"):
+        answer = _move(client, verb, info_hash, f"moved/{verb}")
+        assert answer.status_code == 200, answer.text
+        torrent = client.info(info_hash)
+        assert torrent["save_path"] == str(tmp_path / "downloads" / "moved" / verb)
+        assert torrent["state"] == "pausedUP"
+        client.check_bytes(info_hash)
+    assert not (tmp_path / "moved").exists()
+
+
+def test_set_location_refuses_what_it_cannot_make_or_write(client: Client,
+                                                          tmp_path: Path) -> None:
+    info_hash = client.add_pack(tmp_path)
+    before = client.info(info_hash)
+    # /proc/1 exists and nobody, root included, may write there; a folder inside it cannot
+    # be made. qBittorrent answers 403 and 409 for these, and moves nothing.
+    for verb, target, answer in (
+            ("setLocation", "/proc/1", (403, "Cannot write to directory")),
+            ("setLocation", "/proc/1/tv", (409, "Cannot make save path")),
+            ("setSavePath", "/proc/1", (403, "Cannot write to directory")),
+            ("setSavePath", "/proc/1/tv", (409, "Cannot create target directory"))):
+        response = _move(client, verb, info_hash, target)
+        assert (response.status_code, response.text) == answer, (verb, target)
+        assert client.info(info_hash) == before
+    client.check_bytes(info_hash)
+
+
+def test_a_move_that_keeps_failing_ends_in_error_not_moving(
+        client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    info_hash = client.add_pack(tmp_path)
+
+    def broken_disk(source: object, target: object) -> None:
+        raise OSError(5, "Input/output error", str(target))
+
+    monkeypatch.setattr("core.layout.shutil.move", broken_disk)
+    target = tmp_path / "other-disk"
+    assert client.post("torrents/setLocation", hashes=info_hash,
+                       location=str(target)).status_code == 200
+    torrent = wait_until(lambda: (t := client.info(info_hash))["state"] != "moving" and t,
+                         timeout=40, interval=0.2, what="the move to be given up")
+    assert torrent["state"] == "error"
+    comment = client.http.get(f"{API}/torrents/properties?hash={info_hash}").json["comment"]
+    assert "Input/output error" in comment, comment
+    assert "moving its files" in comment, comment
+
+
 def test_rename_file_and_folders(client: Client, tmp_path: Path) -> None:
     info_hash = client.add_pack(tmp_path)
     root = Path(client.info(info_hash)["content_path"])
