@@ -3,14 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import getpass
 import logging
 import logging.config
 import os
 import signal
+import socket
 import sys
 import threading
-from collections.abc import Mapping
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,6 +23,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 
 import api
 import qbit_compat
+import ui
 from browse.stream import Streams
 from browse.tree import Tree
 from core import __version__
@@ -27,6 +31,7 @@ from core.auth import (
     Authenticator,
     AuthPolicy,
     ensure_api_key,
+    forget_sessions_if_credentials_changed,
     hash_password,
     reset_api_key,
     reset_generated_password,
@@ -35,6 +40,7 @@ from core.auth import (
 from core.budgets import RequestBudgets
 from core.engine import Engine, PeriodicJob
 from core.finalize import Finalizer
+from core.hosts import HostPolicy
 from core.library import Library
 from core.library_sync import LibrarySync
 from core.lifecycle import EngineConfig, Lifecycle
@@ -51,7 +57,9 @@ from debrid import build_provider
 from debrid.cdn import HttpContentSource
 from debrid.sandbox import SandboxOptions, SandboxServer
 from qbit_compat.app_routes import SHUTDOWN_KEY
+from server.proxies import TrustedProxies, parse_networks
 from store.logsink import StoreLogSink
+from store.permissions import private_dir, private_file
 from store.sqlite import SqliteStore, open_store
 from webdav import MOUNT_PATH, make_dav_app
 
@@ -109,7 +117,8 @@ def start_sandboxes(settings: Settings) -> tuple[Settings, list[SandboxServer]]:
         return settings, []
     options = SandboxOptions(download_seconds=settings["sandbox.download_seconds"],
                              link_lifetime_seconds=settings["sandbox.link_lifetime_seconds"])
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    private_dir(settings.data_dir)
+    private_file(settings.data_dir / SANDBOX_STATE)
     sandbox = SandboxServer(options=options, state_path=str(settings.data_dir / SANDBOX_STATE),
                             host="127.0.0.1", port=settings["sandbox.port"],
                             port_file=settings.data_dir / SANDBOX_PORT)
@@ -123,8 +132,20 @@ def start_sandboxes(settings: Settings) -> tuple[Settings, list[SandboxServer]]:
     return settings, [sandbox]
 
 
+def machine_names() -> set[str]:
+    """This machine's own host names (a Host header naming them is this server)."""
+    names = {socket.gethostname()}
+    with contextlib.suppress(OSError):
+        names.add(socket.getfqdn())
+    return names
+
+
 def prepare_password(settings: Settings, store: SqliteStore) -> str:
-    """The login hash; prints a newly generated password once."""
+    """The login hash; prints a newly generated password once. Sessions made with other
+    credentials than the configured ones end here."""
+    if forget_sessions_if_credentials_changed(store, settings["auth.username"],
+                                              settings["auth.password"]):
+        log.info("the login or password changed since the last start: clients log in again")
     password_hash, generated = resolve_password_hash(store, settings["auth.password"])
     if generated:
         log.warning("generated a password for the qBittorrent API: user %r, password %s "
@@ -211,29 +232,38 @@ def create_app(settings: Settings, *, start_background: bool = True) -> Flask:
             logger.setLevel(logging.INFO)
 
     app = Flask(__name__)
+    # No redirects of /x to /x/ or of // to /: they would name the request's Host in an
+    # absolute Location before any surface checked it. Each route lists both forms it takes.
+    app.url_map.strict_slashes = False
+    app.url_map.merge_slashes = False
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
+    hosts = HostPolicy.build(settings["qbit.host_header_validation"], settings["server.port"],
+                             settings["qbit.domain_list"], machine_names())
     app.extensions[EXTENSION_KEY] = Services(library, authenticator, settings,
-                                             RequestBudgets(providers), tree, streams)
+                                             RequestBudgets(providers), tree, streams, hosts)
     app.extensions["debridge.runtime"] = Runtime(engine, store, log_sink, sandboxes)
     app.register_blueprint(qbit_compat.blueprint)
     app.register_blueprint(api.blueprint)
-    dav = make_dav_app(tree, streams.open, authenticator, settings["webdav.auth"])
-    app.wsgi_app = DispatcherMiddleware(app.wsgi_app, {MOUNT_PATH: dav})  # type: ignore[method-assign]
+    app.register_blueprint(ui.blueprint)
+    dav = make_dav_app(tree, streams.open, authenticator, settings["webdav.auth"], hosts)
+    app.wsgi_app = TrustedProxies(  # type: ignore[method-assign]
+        DispatcherMiddleware(app.wsgi_app, {MOUNT_PATH: dav}),
+        parse_networks(settings["server.trusted_proxies"]))
 
-    @app.errorhandler(413)
-    def too_large(_: Exception) -> Response:
-        return Response("Request Entity Too Large", 413, content_type="text/plain")
-
-    @app.errorhandler(404)
-    def not_found(exc: HTTPException) -> Response | HTTPException:
-        # /api answers in its JSON; the other surfaces keep their own formats
-        if request.path.startswith("/api/") and not request.path.startswith("/api/v2/"):
-            return api.http.error("no such endpoint", 404)
+    @app.errorhandler(HTTPException)
+    def http_error(exc: HTTPException) -> Response | HTTPException:
+        # Raised by routing before a surface is chosen (404, 405, 413): in its format.
+        if api.http.owns(request.path):
+            return api.http.http_error(exc)
+        if exc.code == 413:
+            return Response("Request Entity Too Large", 413, content_type="text/plain")
         return exc
 
     @app.errorhandler(500)
     def server_error(exc: Exception) -> Response:
         log.error("unexpected error: %s", exc, exc_info=exc)
+        if api.http.owns(request.path):
+            return api.http.error("internal error", 500)
         return Response("Internal Server Error", 500, content_type="text/plain")
 
     if start_background:
@@ -292,25 +322,73 @@ def serve(settings: Settings) -> int:
     return 0
 
 
+def _hash_password_command(password: str | None) -> int:
+    if password is None:
+        # no terminal (a script, a container): the password is the first line of stdin
+        password = getpass.getpass("password: ") if sys.stdin.isatty() else \
+            sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        print("debridge: the password is empty; give one (argument, prompt or stdin)",
+              file=sys.stderr)
+        return 2
+    print(hash_password(password))
+    return 0
+
+
+def _reset_command(settings: Settings, key: str, what: str,
+                   reset: Callable[[SqliteStore], str]) -> int:
+    if settings[key]:
+        print(f"{key} is set in the config file; change it there", file=sys.stderr)
+        return 2
+    store = open_store(settings.data_dir)
+    try:
+        print(f"{what}: {reset(store)}")
+        print("the old one, and every session made before, stop working now", file=sys.stderr)
+    finally:
+        store.close()
+    return 0
+
+
+def _unban_command(settings: Settings, address: str | None) -> int:
+    store = open_store(settings.data_dir)
+    try:
+        bans = [b for b in store.bans(time.time()) if address is None or b[0] == address]
+        lifted = store.lift_bans(address)
+    finally:
+        store.close()
+    for ip, surface, until in bans:
+        print(f"lifted the ban of {ip} from {surface} (it ran until "
+              f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(until))})")
+    if not bans:
+        print(f"no ban of {address} was in force" if address else "no ban was in force")
+    if lifted:
+        print(f"forgot {lifted} failed-login record(s)")
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="app.py", description="Debridge")
     commands = parser.add_subparsers(dest="command", required=True)
+    subs = {}
     for name, text in (("serve", "run the server"),
                        ("check-config", "validate the config file and exit"),
                        ("reset-password", "generate a new password (when auth.password is "
                                           "empty) and print it"),
                        ("api-key", "generate a new API key (when auth.api_key is empty) and "
-                                   "print it")):
-        sub = commands.add_parser(name, help=text)
-        sub.add_argument("--config", help="config file (default: $DEBRIDGE_CONFIG or "
-                                          "./config.json)")
+                                   "print it"),
+                       ("unban", "lift the failed-login bans of ADDRESS (or of every "
+                                 "address) on every surface")):
+        subs[name] = commands.add_parser(name, help=text)
+        subs[name].add_argument("--config", help="config file (default: $DEBRIDGE_CONFIG or "
+                                                 "./config.json)")
+    subs["unban"].add_argument("address", nargs="?", help="the banned IP address")
     hasher = commands.add_parser("hash-password", help="print a hash to put in auth.password")
-    hasher.add_argument("password", nargs="?", help="(prompted for when omitted)")
+    hasher.add_argument("password", nargs="?",
+                        help="(prompted for when omitted; without a terminal, read from stdin)")
     args = parser.parse_args(argv)
 
     if args.command == "hash-password":
-        print(hash_password(args.password or getpass.getpass("password: ")))
-        return 0
+        return _hash_password_command(args.password)
     path = config_path(args.config)
     try:
         settings = load_settings(path)
@@ -323,22 +401,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"config OK: {settings.source}; providers: {names}")
         return 0
     if args.command == "reset-password":
-        if settings["auth.password"]:
-            print("auth.password is set in the config file; change it there", file=sys.stderr)
-            return 2
-        store = open_store(settings.data_dir)
-        print(f"new password for {settings['auth.username']!r}: "
-              f"{reset_generated_password(store)}")
-        store.close()
-        return 0
+        return _reset_command(settings, "auth.password",
+                              f"new password for {settings['auth.username']!r}",
+                              reset_generated_password)
     if args.command == "api-key":
-        if settings["auth.api_key"]:
-            print("auth.api_key is set in the config file; change it there", file=sys.stderr)
-            return 2
-        store = open_store(settings.data_dir)
-        print(f"new API key: {reset_api_key(store)}")
-        store.close()
-        return 0
+        return _reset_command(settings, "auth.api_key", "new API key", reset_api_key)
+    if args.command == "unban":
+        return _unban_command(settings, args.address)
     threading.current_thread().name = "main"
     return serve(settings)
 

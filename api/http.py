@@ -8,6 +8,7 @@ from typing import Any
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
+from core.auth import Surface
 from core.errors import DebridgeError, LoginBanned, UpstreamFailed
 from core.services import EXTENSION_KEY, Services
 
@@ -47,17 +48,28 @@ def _presented_token() -> str:
 
 @blueprint.before_request
 def _authenticate() -> Response | None:
-    authenticator = services().authenticator
+    svc = services()
+    if not svc.hosts.allows(request.headers.get("Host", "")):
+        return error("this host name is not one Debridge answers to (qbit.domain_list)", 400)
+    authenticator = svc.authenticator
     ip = request.remote_addr or ""
     token = _presented_token()
-    if token and authenticator.token_valid(token, ip):
-        return None
+    if token:
+        if authenticator.token_valid(token, ip):
+            return None
+        return _unauthorized("invalid API key")
     basic = request.authorization
-    if basic is not None and basic.type == "basic" and authenticator.credentials_valid(
-            basic.username or "", basic.password or "", ip):
-        return None
-    return error("an API key is required (Authorization: Bearer <key>, X-Api-Key, or Basic "
-                 "with the login or the key)", 401,
+    if basic is not None and basic.type == "basic":
+        if authenticator.credentials_valid(basic.username or "", basic.password or "", ip,
+                                           Surface.API):
+            return None
+        return _unauthorized("invalid user name, password or API key")
+    return _unauthorized("an API key is required (Authorization: Bearer <key>, X-Api-Key, "
+                         "or Basic with the login or the key)")
+
+
+def _unauthorized(message: str) -> Response:
+    return error(message, 401,
                  {"WWW-Authenticate": 'Bearer realm="Debridge", Basic realm="Debridge"'})
 
 
@@ -69,9 +81,18 @@ def _domain_error(exc: DebridgeError) -> Response:
     return error(str(exc), status)
 
 
+def owns(path: str) -> bool:
+    """Whether a path belongs to this surface (its errors are JSON, even those raised by
+    routing before any of its views is chosen: 404, 405, 413)."""
+    return (path == "/api" or path.startswith("/api/")) and not (
+        path == "/api/v2" or path.startswith("/api/v2/"))
+
+
 @blueprint.errorhandler(HTTPException)
-def _http_error(exc: HTTPException) -> Response:
+def http_error(exc: HTTPException) -> Response:
     status = exc.code or 500
     headers: dict[str, Any] = dict(exc.get_headers())
     headers.pop("Content-Type", None)
-    return error(exc.description or exc.name, status, headers)
+    headers.pop("Content-Length", None)
+    message = "no such endpoint" if status == 404 else exc.description or exc.name
+    return error(message, status, headers)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import enum
 import hashlib
 import hmac
 import logging
+import math
 import secrets
 import string
 import time
@@ -19,10 +21,20 @@ from core.ports import Store
 log = logging.getLogger(__name__)
 PASSWORD_META_KEY = "auth.password_hash"  # noqa: S105 (a table key)
 API_KEY_META_KEY = "auth.api_key_hash"
+CREDENTIALS_META_KEY = "auth.credentials"    # what the live sessions were logged in against
 VERIFIED_TTL_SECONDS = 300.0   # a checked Basic password is trusted this long (hashing is slow)
 HASH_PREFIXES = ("scrypt:", "pbkdf2:")
 SID_ALPHABET = string.ascii_letters + string.digits
 TOUCH_EVERY_SECONDS = 30.0
+
+
+class Surface(enum.StrEnum):
+    """Where credentials are presented; failed attempts are counted (and bans kept) per
+    surface and address, so a stale client of one surface does not lock out another."""
+
+    QBIT = "qbit"          # /api/v2 logins (the Arr apps)
+    WEBDAV = "webdav"      # /webdav/ Basic authentication (rclone, media servers)
+    API = "api"            # /api keys and Basic authentication (scripts)
 
 
 def hash_password(password: str) -> str:
@@ -54,9 +66,24 @@ def resolve_password_hash(store: Store, configured: str) -> tuple[str, str | Non
 
 
 def reset_generated_password(store: Store) -> str:
+    """A new generated password; the old one and every session made with it stop working
+    at once (in every process: the hash and the sessions live in the store)."""
     password = generate_password()
     store.set_meta(PASSWORD_META_KEY, hash_password(password))
+    store.purge_sessions(math.inf)
     return password
+
+
+def forget_sessions_if_credentials_changed(store: Store, username: str,
+                                           configured_password: str) -> bool:
+    """At start: when the login or the configured password differs from the one the stored
+    sessions were made with, end them all (a changed password locks out the old one's
+    sessions too). True when sessions were ended."""
+    current = _digest(f"{username}\0{configured_password}")
+    if store.get_meta(CREDENTIALS_META_KEY) == current:
+        return False
+    store.set_meta(CREDENTIALS_META_KEY, current)
+    return store.purge_sessions(math.inf) > 0
 
 
 def _digest(secret: str) -> str:
@@ -68,9 +95,11 @@ def generate_api_key() -> str:
 
 
 def reset_api_key(store: Store) -> str:
-    """A new API key (only its digest is stored); the previous one stops working."""
+    """A new API key (only its digest is stored); the previous one stops working at once,
+    and so do the sessions logged in before (a leaked secret rotated ends them all)."""
     key = generate_api_key()
     store.set_meta(API_KEY_META_KEY, _digest(key))
+    store.purge_sessions(math.inf)
     return key
 
 
@@ -117,60 +146,67 @@ class Authenticator:
     def token_valid(self, key: str, ip: str) -> bool:
         """A presented API key (bearer token), under the failed-login ban: a wrong one counts
         as a failed login, so a configured key cannot be guessed at speed."""
-        if self.is_banned(ip):
-            raise LoginBanned(ip)
+        self._check_ban(ip, Surface.API)
         if self.api_key_valid(key):
             return True
-        self._record_failure(ip)
+        self._record_failure(ip, Surface.API)
         return False
 
-    def credentials_valid(self, username: str, password: str, ip: str) -> bool:
+    def credentials_valid(self, username: str, password: str, ip: str,
+                          surface: Surface) -> bool:
         """Basic authentication with the login credentials (or any user name and the API
         key), under the same failed-login ban as logins; raises LoginBanned while banned."""
-        if self.is_banned(ip):
-            raise LoginBanned(ip)
+        self._check_ban(ip, surface)
         if self.api_key_valid(password):
             return True
-        token = _digest(f"{username}\0{password}")
+        stored = self._password_hash()
+        # The cache is keyed by the current hash too: after reset-password the old
+        # password is checked (and refused) again at once, in every process.
+        token = _digest(f"{stored}\0{username}\0{password}")
         now = self.clock()
         if now - self._verified.get(token, -VERIFIED_TTL_SECONDS) < VERIFIED_TTL_SECONDS:
             return True
-        if not self._password_ok(username, password):
-            self._record_failure(ip)
+        if not self._password_ok(username, password, stored):
+            self._record_failure(ip, surface)
             return False
         if len(self._verified) > 1000:
             self._verified.clear()
         self._verified[token] = now
         return True
 
-    def _password_ok(self, username: str, password: str) -> bool:
-        user_ok = hmac.compare_digest(username.encode("utf-8", "surrogatepass"),
-                                      self.policy.username.encode("utf-8"))
+    def _password_hash(self) -> str:
         # An empty policy hash means the generated password, whose hash lives in the store
         # (so `reset-password` takes effect without a restart).
-        stored = self.policy.password_hash or self.store.get_meta(PASSWORD_META_KEY) or ""
+        return self.policy.password_hash or self.store.get_meta(PASSWORD_META_KEY) or ""
+
+    def _password_ok(self, username: str, password: str, stored: str) -> bool:
+        user_ok = hmac.compare_digest(username.encode("utf-8", "surrogatepass"),
+                                      self.policy.username.encode("utf-8"))
         password_ok = bool(stored) and check_password_hash(stored, password)
         return user_ok and password_ok
 
-    def _record_failure(self, ip: str) -> None:
-        if self.store.record_login_failure(ip, self.clock(), self.policy.max_failed_logins,
+    def _record_failure(self, ip: str, surface: Surface) -> None:
+        if self.store.record_login_failure(ip, surface.value, self.clock(),
+                                           self.policy.max_failed_logins,
                                            self.policy.ban_seconds):
-            log.warning("address %s banned for %d s after %d failed logins", ip,
-                        self.policy.ban_seconds, self.policy.max_failed_logins)
+            log.warning("address %s banned from %s for %d s after %d failed logins (lift it "
+                        "with `python app.py unban %s`)", ip, surface.value,
+                        self.policy.ban_seconds, self.policy.max_failed_logins, ip)
         else:
-            log.info("failed login from %s", ip)
+            log.info("failed login from %s (%s)", ip, surface.value)
 
-    def is_banned(self, ip: str) -> bool:
-        return self.store.banned_until(ip) > self.clock()
+    def _check_ban(self, ip: str, surface: Surface) -> None:
+        until = self.store.banned_until(ip, surface.value)
+        if until > self.clock():
+            raise LoginBanned(ip, surface.value, until)
 
     def login(self, username: str, password: str, ip: str) -> str | None:
         """A new session id, or None for wrong credentials; LoginBanned while banned."""
-        if self.is_banned(ip):
-            raise LoginBanned(ip)
-        if not self._password_ok(username, password):
-            self._record_failure(ip)
+        self._check_ban(ip, Surface.QBIT)
+        if not self._password_ok(username, password, self._password_hash()):
+            self._record_failure(ip, Surface.QBIT)
             return None
-        self.store.clear_login_failures(ip)
+        self.store.clear_login_failures(ip, Surface.QBIT.value)
         now = self.clock()
         self.store.purge_sessions(now - self.policy.session_timeout)
         self.store.purge_login_failures(now - self.policy.ban_seconds)

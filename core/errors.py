@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import time
 
 
 class DebridgeError(Exception):
@@ -111,7 +112,14 @@ class QueueingDisabled(DebridgeError):
 
 
 class LoginBanned(DebridgeError):
-    """Too many failed logins from this address."""
+    """Too many failed logins from this address to this surface, until `until` (unix time)."""
+
+    def __init__(self, ip: str, surface: str, until: float) -> None:
+        when = time.strftime("%Y-%m-%d %H:%M:%S UTC", time.gmtime(until))
+        super().__init__(f"banned until {when} after too many failed logins from {ip}; "
+                         f"wait, or lift it with `python app.py unban {ip}`")
+        self.ip, self.surface, self.until = ip, surface, until
+        self.until_text = when
 
 
 class ProviderErrorKind(enum.StrEnum):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ipaddress
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -64,6 +65,15 @@ def _extensions(values: list[str]) -> str | None:
     return f"extensions look like '.mkv' (not {bad[0]!r})" if bad else None
 
 
+def _networks(values: list[str]) -> str | None:
+    for value in values:
+        try:
+            ipaddress.ip_network(value.strip(), strict=False)
+        except ValueError:
+            return f"{value!r} is not an IP address or CIDR network"
+    return None
+
+
 def _url_or_empty(value: str) -> str | None:
     if value == "" or re.match(r"^https?://[^\s/]+(/\S*)?$", value):
         return None
@@ -86,6 +96,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("server.threads", "int", 16,
             "Threads per worker process (each streaming request holds one).",
             minimum=1, maximum=256),
+    Setting("server.trusted_proxies", "list", [],
+            "Reverse proxies (addresses or CIDR networks, e.g. '172.18.0.0/16') whose "
+            "X-Forwarded-For, -Host, -Proto and -Prefix headers Debridge believes: the "
+            "client's address (for bans and logs) and the site it asked for then come "
+            "from them. From any other address these headers are ignored (qBittorrent's "
+            "trusted proxies list).", check=_networks),
     Setting("server.log_level", "choice", "info",
             "How much to log: info shows adds, completions, provider errors and deletions; "
             "debug shows more.", choices=LOG_LEVELS),
@@ -185,12 +201,18 @@ SETTINGS: tuple[Setting, ...] = (
             "Refuse (401) requests whose Origin or Referer names another site, as "
             "qBittorrent does. Arr apps send neither header."),
     Setting("qbit.host_header_validation", "bool", True,
-            "Refuse (401) requests whose Host header names another port than server.port or "
-            "a host outside qbit.domain_list, as qBittorrent does. Turn off behind a proxy "
-            "or port mapping that changes the port."),
-    Setting("qbit.domain_list", "str", "*",
+            "Refuse requests (on every surface: the qBittorrent API answers 401, the others "
+            "400) whose Host header names another port than server.port or a host outside "
+            "qbit.domain_list, as qBittorrent does; this stops web pages from reaching "
+            "Debridge through a DNS-rebinding name. Turn off behind a port mapping that "
+            "changes the port."),
+    Setting("qbit.domain_list", "str", "",
             "Host names accepted in the Host header, ';'-separated, '*' wildcards "
-            "(qBittorrent's web_ui_domain_list)."),
+            "(qBittorrent's web_ui_domain_list; '*' accepts any). IP addresses and "
+            "localhost are always accepted. Empty: names without a dot (a container or "
+            "computer name), names ending in .local, .lan, .home, .internal, .localdomain, "
+            ".home.arpa, .localhost, .intranet or .private, and this machine's own names; "
+            "list any other name you reach Debridge by (e.g. 'nas.fritz.box;*.ts.net')."),
     Setting("qbit.allow_shutdown", "bool", False,
             "Let app/shutdown stop Debridge. Off: it answers 403, so a client cannot stop "
             "the service by accident."),

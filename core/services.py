@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from core.auth import Authenticator
 from core.budgets import RequestBudgets
+from core.hosts import HostPolicy
 from core.library import Library
 from core.settings import Settings
 
@@ -15,7 +16,8 @@ EXTENSION_KEY = "debridge"   # where app.py puts the Services in Flask's app.ext
 
 @dataclass(frozen=True)
 class Services:
-    """Library use cases, authentication, request budgets, and the settings behind them."""
+    """Library use cases, authentication, request budgets, the settings behind them, and
+    which Host headers every surface answers."""
 
     library: Library
     authenticator: Authenticator
@@ -23,3 +25,4 @@ class Services:
     budgets: RequestBudgets
     tree: Any = None          # browse.Tree (browse sits above core)
     streams: Any = None       # browse.Streams
+    hosts: HostPolicy = field(default_factory=lambda: HostPolicy(enabled=False, port=0))

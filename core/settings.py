@@ -102,10 +102,12 @@ class Settings(Mapping[str, Any]):
         return out
 
 
-def _convert(setting: Setting, raw: Any, key: str, source: str) -> Any:
-    """Convert and validate one value; env strings are parsed by the setting's kind."""
+def _convert(setting: Setting, raw: Any, key: str, source: str, *,
+             from_text: bool = False) -> Any:
+    """Convert and validate one value; `from_text` (an environment variable) is parsed by
+    the setting's kind."""
     value = raw
-    from_text = isinstance(raw, str) and source.startswith("environment")
+    from_text = from_text and isinstance(raw, str)
 
     def fail(why: str) -> SettingsError:
         return SettingsError(f"invalid value for {key!r} in {source}: {why} (got {raw!r})")
@@ -219,35 +221,44 @@ def _apply_env(flat: dict[str, Any], providers: list[dict[str, Any]],
     return sources
 
 
-def _providers(raw: list[Any], source: str,
-               env_sources: Mapping[str, str]) -> tuple[ProviderSettings, ...]:
+def _providers(raw: list[Any], source: str, env_sources: Mapping[str, str],
+               file_entries: int) -> tuple[ProviderSettings, ...]:
+    """The provider entries; the first `file_entries` come from the config file."""
     result = []
     for index, item in enumerate(raw):
         where = f"providers[{index}]"
         if not isinstance(item, Mapping):
             raise SettingsError(f"invalid value for {where!r} in {source}: must be an object")
+        # an entry that only environment variables made is theirs to complete
+        mine = [v for k, v in env_sources.items() if k.startswith(f"{where}.")]
+        entry_source = source if index < file_entries or not mine else \
+            f"environment variables {ENV_PREFIX}PROVIDERS__{index}__*"
         values: dict[str, Any] = {}
         for setting in PROVIDER_SETTINGS:
             key = f"{where}.{setting.key}"
             if setting.key not in item:
                 if setting.key in ("name", "type"):
-                    raise SettingsError(f"missing key {key!r} in {source}")
+                    raise SettingsError(f"missing key {key!r} in {entry_source}")
                 values[setting.key] = setting.default
                 continue
             values[setting.key] = _convert(setting, item[setting.key], key,
-                                           env_sources.get(key, source))
+                                           env_sources.get(key, source),
+                                           from_text=key in env_sources)
         for name in item:
             if name not in PROVIDER_BY_KEY:
                 raise SettingsError(f"unknown key '{where}.{name}' in {source}")
         if values["type"] == "realdebrid" and not values["api_key"]:
-            raise SettingsError(f"missing value for '{where}.api_key' in {source}: "
-                                "a realdebrid provider needs its API token")
+            raise SettingsError(
+                f"missing value for '{where}.api_key': {where}.type is 'realdebrid' (in "
+                f"{env_sources.get(f'{where}.type', source)}), which needs its API token")
         values["download_api_keys"] = tuple(values["download_api_keys"])
         result.append(ProviderSettings(**values))
     names = [p.name for p in result]
-    for name in names:
+    for index, name in enumerate(names):
         if names.count(name) > 1:
-            raise SettingsError(f"duplicate provider name {name!r} in {source}")
+            key = f"providers[{max(i for i, n in enumerate(names) if n == name)}].name"
+            raise SettingsError(f"duplicate provider name {name!r} (providers[{index}] and "
+                                f"{key}, in {env_sources.get(key, source)})")
     return tuple(result)
 
 
@@ -264,18 +275,22 @@ def settings_from_mapping(data: Mapping[str, Any], *, source: str = "<settings>"
     for setting in SETTINGS:
         if setting.key in env_flat:
             values[setting.key] = _convert(setting, env_flat[setting.key], setting.key,
-                                           env_sources[setting.key])
+                                           env_sources[setting.key], from_text=True)
         elif setting.key in flat:
             values[setting.key] = _convert(setting, flat[setting.key], setting.key, source)
         else:
             values[setting.key] = setting.default
-    provider_settings = _providers(providers, source, env_sources)
+    file_entries = len(raw_providers) if raw_providers is not None else len(DEFAULT_PROVIDERS)
+    provider_settings = _providers(providers, source, env_sources, file_entries)
     if not provider_settings:
         # No provider configured at all: the built-in sandbox stands in (logged at start-up).
-        provider_settings = _providers([dict(p) for p in DEFAULT_PROVIDERS], source, {})
+        provider_settings = _providers([dict(p) for p in DEFAULT_PROVIDERS], source, {},
+                                       len(DEFAULT_PROVIDERS))
     if values["downloads.action"] == "symlink" and not values["downloads.mount_path"]:
-        raise SettingsError(f"missing value for 'downloads.mount_path' in {source}: "
-                            "the 'symlink' action links into the mount")
+        raise SettingsError(
+            "missing value for 'downloads.mount_path': downloads.action is 'symlink' (in "
+            f"{env_sources.get('downloads.action', source)}), which links into the mount; set "
+            f"it in {source} or {ENV_PREFIX}DOWNLOADS__MOUNT_PATH")
     return Settings(values, provider_settings, source, base_dir or Path.cwd())
 
 

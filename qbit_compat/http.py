@@ -127,7 +127,7 @@ def error_response(exc: Exception) -> Response:
     if isinstance(exc, CategoryExists):
         return text("Unable to create category", 409)
     if isinstance(exc, LoginBanned):
-        return text(BAN_MESSAGE, 403)
+        return text(f"{BAN_MESSAGE} Banned until {exc.until_text}.", 403)
     if isinstance(exc, InvalidTorrentName):
         return text("Incorrect torrent name", 409)
     if isinstance(exc, InvalidSavePath):

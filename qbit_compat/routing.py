@@ -18,7 +18,7 @@ from qbit_compat.http import (
     text,
 )
 from qbit_compat.persona import PERSONAS
-from qbit_compat.security import host_is_valid, is_cross_site
+from qbit_compat.security import is_cross_site
 
 Handler = Callable[[MultiDict[str, str]], Response]
 SESSION_COOKIE = "SID"
@@ -79,8 +79,7 @@ def dispatch(name: str) -> Response:
             request.mimetype not in FORM_TYPES:
         return Response(b"", status=400)   # e.g. a JSON body (capture 84)
     settings = services().settings
-    if settings["qbit.host_header_validation"] and not host_is_valid(
-            request, settings["server.port"], settings["qbit.domain_list"]):
+    if not services().hosts.allows(request.headers.get("Host", "")):
         return text("Unauthorized", 401)
     if settings["qbit.csrf_protection"] and is_cross_site(request):
         return text("Unauthorized", 401)

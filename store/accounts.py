@@ -168,25 +168,27 @@ class AccountQueries:
             return conn.execute("DELETE FROM sessions WHERE last_seen < ?",
                                 (idle_before,)).rowcount
 
-    # -- failed logins ------------------------------------------------------------------------
-    def banned_until(self, ip: str) -> float:
-        row = self._read().execute("SELECT banned_until FROM login_failures WHERE ip = ?",
-                                   (ip,)).fetchone()
+    # -- failed logins (per surface and address) ----------------------------------------------
+    def banned_until(self, ip: str, surface: str) -> float:
+        row = self._read().execute("SELECT banned_until FROM login_failures WHERE surface = ? "
+                                   "AND ip = ?", (surface, ip)).fetchone()
         return float(row[0]) if row else 0.0
 
-    def record_login_failure(self, ip: str, now: float, max_failures: int,
+    def record_login_failure(self, ip: str, surface: str, now: float, max_failures: int,
                              ban_seconds: float) -> bool:
         """Count a failure; True when this one starts a ban (and the counter restarts)."""
         with self._tx() as conn:
-            row = conn.execute("SELECT failures FROM login_failures WHERE ip = ?",
-                               (ip,)).fetchone()
+            row = conn.execute("SELECT failures FROM login_failures WHERE surface = ? AND "
+                               "ip = ?", (surface, ip)).fetchone()
             failures = (row[0] if row else 0) + 1
             banned = failures >= max_failures
             conn.execute(
-                "INSERT INTO login_failures (ip, failures, banned_until, last_failure) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT(ip) DO UPDATE SET failures = excluded.failures, "
-                "banned_until = excluded.banned_until, last_failure = excluded.last_failure",
-                (ip, 0 if banned else failures, now + ban_seconds if banned else 0.0, now))
+                "INSERT INTO login_failures (surface, ip, failures, banned_until, "
+                "last_failure) VALUES (?, ?, ?, ?, ?) ON CONFLICT(surface, ip) DO UPDATE SET "
+                "failures = excluded.failures, banned_until = excluded.banned_until, "
+                "last_failure = excluded.last_failure",
+                (surface, ip, 0 if banned else failures, now + ban_seconds if banned else 0.0,
+                 now))
             return banned
 
     def purge_login_failures(self, before: float) -> None:
@@ -195,9 +197,24 @@ class AccountQueries:
             conn.execute("DELETE FROM login_failures WHERE last_failure < ? AND "
                          "banned_until < ?", (before, before))
 
-    def clear_login_failures(self, ip: str) -> None:
+    def clear_login_failures(self, ip: str, surface: str) -> None:
         with self._tx() as conn:
-            conn.execute("DELETE FROM login_failures WHERE ip = ?", (ip,))
+            conn.execute("DELETE FROM login_failures WHERE surface = ? AND ip = ?",
+                         (surface, ip))
+
+    def bans(self, now: float) -> list[tuple[str, str, float]]:
+        """(address, surface, banned until) of the bans in force."""
+        return [(r[0], r[1], float(r[2])) for r in self._read().execute(
+            "SELECT ip, surface, banned_until FROM login_failures WHERE banned_until > ? "
+            "ORDER BY ip, surface", (now,))]
+
+    def lift_bans(self, ip: str | None = None) -> int:
+        """Forget the failed logins and bans of one address (None: of every address), on
+        every surface; the number of rows forgotten."""
+        with self._tx() as conn:
+            if ip is None:
+                return conn.execute("DELETE FROM login_failures").rowcount
+            return conn.execute("DELETE FROM login_failures WHERE ip = ?", (ip,)).rowcount
 
     # -- leases (one process runs the background work) ----------------------------------------
     def acquire_lease(self, name: str, owner: str, ttl: float, now: float,

@@ -219,6 +219,24 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # CDN never serves fails after downloads.copy_timeout_minutes instead of looping.
         "ALTER TABLE torrents ADD COLUMN stalled_since REAL NOT NULL DEFAULT 0",
     ),
+    (
+        # Failed logins and bans are counted per surface (qbit, webdav, api) and address, so
+        # one stale client of one surface does not lock every surface of that address out.
+        # Earlier counts were the qBittorrent API's logins, mostly.
+        """CREATE TABLE login_failures_by_surface (
+            surface TEXT NOT NULL,
+            ip TEXT NOT NULL,
+            failures INTEGER NOT NULL,
+            banned_until REAL NOT NULL DEFAULT 0,
+            last_failure REAL NOT NULL,
+            PRIMARY KEY (surface, ip)
+        ) WITHOUT ROWID""",
+        "INSERT INTO login_failures_by_surface (surface, ip, failures, banned_until, "
+        "last_failure) SELECT 'qbit', ip, failures, banned_until, last_failure FROM "
+        "login_failures",
+        "DROP TABLE login_failures",
+        "ALTER TABLE login_failures_by_surface RENAME TO login_failures",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

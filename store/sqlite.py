@@ -14,6 +14,7 @@ from store.accounts import AccountQueries
 from store.budgets import BudgetQueries
 from store.imported import ImportedQueries
 from store.migrations import migrate
+from store.permissions import private_dir, private_file, tighten
 from store.torrents import TorrentQueries
 from store.tree import TreeQueries
 
@@ -41,7 +42,9 @@ class SqliteStore(TorrentQueries, AccountQueries, BudgetQueries, ImportedQueries
         self._local = threading.local()
         self._all: list[sqlite3.Connection] = []
         self._lock = threading.Lock()
-        path.parent.mkdir(parents=True, exist_ok=True)
+        private_dir(path.parent)
+        private_file(path)
+        tighten(path.parent)
         migrate(self._conn())
         self.fill_imported_folders()
 

@@ -262,7 +262,9 @@ def server(tmp_path: Path) -> Iterator[tuple[str, int, Path]]:
     downloads = tmp_path / "downloads"
     config = write_config(tmp_path, port=port, sandbox_port=free_port(),
                           auth={"password": CAPTURE_PASSWORD},
-                          downloads={"folder": str(downloads)}, qbit={"persona": PERSONA})
+                          downloads={"folder": str(downloads)},
+                          # the recorded qBittorrent ran at its default domain list, '*'
+                          qbit={"persona": PERSONA, "domain_list": "*"})
     process = start_debridge(config, tmp_path / "debridge.log", port)
     try:
         yield f"http://127.0.0.1:{port}", port, downloads

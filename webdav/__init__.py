@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import logging
 from typing import Any
+from urllib.parse import quote
 
 from wsgidav.wsgidav_app import WsgiDAVApp
 
 from browse.tree import Tree
 from core.auth import Authenticator
+from core.hosts import HostPolicy
 from webdav.auth import CONFIG_KEY, DebridgeDomainController
 from webdav.resources import OpenReader, TreeProvider
 
@@ -18,7 +20,7 @@ ALLOWED = "OPTIONS, HEAD, GET, PROPFIND"   # what a read-only WsgiDAV provider a
 
 
 def make_dav_app(tree: Tree, open_reader: OpenReader, authenticator: Authenticator,
-                 auth: str) -> Any:
+                 auth: str, hosts: HostPolicy) -> Any:
     """The WsgiDAV app; mount it at MOUNT_PATH (it builds its hrefs from that)."""
     # WsgiDAV's start-up chatter (SSL advice, skipped middleware) is not for operators.
     logging.getLogger("wsgidav").setLevel(logging.ERROR)
@@ -39,18 +41,23 @@ def make_dav_app(tree: Tree, open_reader: OpenReader, authenticator: Authenticat
                                "default_to_digest": False, "trusted_auth_header": None},
         CONFIG_KEY: {"authenticator": authenticator, "auth": auth},
     }
-    return _checked_paths(WsgiDAVApp(config), provider)
+    return _checked_paths(WsgiDAVApp(config), provider, hosts)
 
 
-def _checked_paths(app: Any, provider: TreeProvider) -> Any:
-    """Answer 400 for paths WsgiDAV mishandles: one that is not UTF-8 (e.g. %ff) raises in
+def _checked_paths(app: Any, provider: TreeProvider, hosts: HostPolicy) -> Any:
+    """Answer 400 for a Host Debridge does not answer to (before anything else, a redirect
+    included), and for paths WsgiDAV mishandles: one that is not UTF-8 (e.g. %ff) raises in
     WsgiDAV (a 500), and one that climbs above the root with '..' gets a 400 whose promised
     body never comes. No client sends '..' segments (RFC 3986 removes them), so any is
     refused. WsgiDAV's 405s also get the Allow header HTTP requires of them, except MKCOL of
     a new folder: 405 there means "exists already" (RFC 4918 9.3.1), which rclone takes as
-    done, so it is a 403."""
+    done, so it is a 403. Its redirect of a folder to the same path with a '/' names the
+    path without the mount point: the mount point is put back."""
 
     def checked(environ: dict[str, Any], start_response: Any) -> Any:
+        if not hosts.allows(environ.get("HTTP_HOST", "")):
+            return _bad_request(start_response, "this host name is not one Debridge answers "
+                                                "to (qbit.domain_list)")
         try:
             path = environ.get("PATH_INFO", "").encode("iso-8859-1").decode("utf-8")
         except UnicodeError:
@@ -61,6 +68,10 @@ def _checked_paths(app: Any, provider: TreeProvider) -> Any:
         def start(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
             if status.startswith("405") and all(k.lower() != "allow" for k, _ in headers):
                 headers = [*headers, ("Allow", ALLOWED)]
+            if status.startswith("301"):
+                mount = quote(environ.get("SCRIPT_NAME", ""))
+                headers = [(k, mount + v if k.lower() == "location" and v.startswith("/")
+                            and not v.startswith(mount + "/") else v) for k, v in headers]
             return start_response(status, headers, exc_info)
 
         if environ.get("REQUEST_METHOD") == "MKCOL":

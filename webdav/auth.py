@@ -7,7 +7,7 @@ from typing import Any
 from wsgidav.dav_error import HTTP_FORBIDDEN, DAVError
 from wsgidav.dc.base_dc import BaseDomainController
 
-from core.auth import Authenticator
+from core.auth import Authenticator, Surface
 from core.errors import LoginBanned
 
 CONFIG_KEY = "debridge"   # where make_dav_app puts what the controller needs
@@ -36,10 +36,10 @@ class DebridgeDomainController(BaseDomainController):  # type: ignore[misc]
                         environ: dict[str, Any]) -> bool:
         ip = environ.get("REMOTE_ADDR", "")
         try:
-            return self.authenticator.credentials_valid(user_name, password, ip)
-        except LoginBanned:
-            raise DAVError(HTTP_FORBIDDEN, "too many failed logins from this address") \
-                from None
+            return self.authenticator.credentials_valid(user_name, password, ip,
+                                                        Surface.WEBDAV)
+        except LoginBanned as banned:
+            raise DAVError(HTTP_FORBIDDEN, f"WebDAV: {banned}") from None
 
     def supports_http_digest_auth(self) -> bool:
         return False
