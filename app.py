@@ -278,8 +278,11 @@ def stop_app(app: Flask) -> None:
 
 # -- serving ----------------------------------------------------------------------------------
 def serve(settings: Settings) -> int:
-    """Run under gunicorn (gthread workers); the sandbox and password set-up run once here."""
+    """Run under gunicorn (gthread workers that read request heads in their poller, see
+    server/); the sandbox and password set-up run once here."""
     from gunicorn.app.base import BaseApplication
+
+    from server import connection_limit, head_reading_worker
 
     settings, sandboxes = start_sandboxes(settings)
     store = open_store(settings.data_dir)
@@ -292,7 +295,10 @@ def serve(settings: Settings) -> int:
         def load_config(self) -> None:
             options: dict[str, Any] = {
                 "bind": f"{settings['server.host']}:{settings['server.port']}",
-                "workers": settings["server.workers"], "worker_class": "gthread",
+                "workers": settings["server.workers"],
+                "worker_class": head_reading_worker(settings["server.header_timeout_seconds"],
+                                                    settings["server.body_timeout_seconds"]),
+                "worker_connections": connection_limit(),
                 "threads": settings["server.threads"], "timeout": 120,
                 "graceful_timeout": 15, "keepalive": 5, "accesslog": None, "errorlog": "-",
                 "loglevel": settings["server.log_level"], "proc_name": "debridge",

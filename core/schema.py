@@ -94,8 +94,17 @@ SETTINGS: tuple[Setting, ...] = (
             "gunicorn worker processes. State lives in the database, so any number agree; "
             "background work runs in one of them at a time.", minimum=1, maximum=32),
     Setting("server.threads", "int", 16,
-            "Threads per worker process (each streaming request holds one).",
-            minimum=1, maximum=256),
+            "Threads per worker process (each request being answered holds one; a client "
+            "still sending its request head holds none).", minimum=1, maximum=256),
+    Setting("server.header_timeout_seconds", "float", 10.0,
+            "How long a new connection may take to send a whole request head (and a body of "
+            "up to 64 KiB), and a kept-alive one to finish its next request once started. One "
+            "that does not is disconnected (answered 408 if it sent part of a request).",
+            minimum=1, maximum=600),
+    Setting("server.body_timeout_seconds", "float", 60.0,
+            "How long Debridge waits on a client in the middle of a request or response body "
+            "(one read of an upload, one write of a stream) before it disconnects it. A player "
+            "paused for longer reconnects when it resumes.", minimum=1, maximum=3600),
     Setting("server.trusted_proxies", "list", [],
             "Reverse proxies (addresses or CIDR networks, e.g. '172.18.0.0/16') whose "
             "X-Forwarded-For, -Host, -Proto and -Prefix headers Debridge believes: the "
