@@ -24,5 +24,6 @@ def build_provider(settings: ProviderSettings,
     if settings.type == "sandbox":
         if not settings.base_url:
             raise ValueError(f"provider {settings.name!r}: the sandbox was not started")
-        return RealDebrid(api_key=settings.api_key or SANDBOX_TOKEN, **common)
+        return RealDebrid(api_key=settings.api_key or SANDBOX_TOKEN, service="the sandbox",
+                          **common)
     raise ValueError(f"unknown provider type {settings.type!r}")

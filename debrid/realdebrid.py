@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Iterator, Sequence
@@ -75,17 +76,19 @@ STATUSES = {
     "virus": RemoteStatus.FAILED,
     "dead": RemoteStatus.FAILED,
 }
+# {service}: who answered ("Real-Debrid", or "the sandbox" standing in for it)
 MESSAGES = {
-    8: "Real-Debrid rejected the API token", 21: "Real-Debrid's active-download slots are full",
-    35: "Real-Debrid refused it: infringing file", 34: "Real-Debrid rate limit reached",
-    23: "Real-Debrid traffic exhausted", 36: "Real-Debrid fair-use limit reached",
-    30: "Real-Debrid says the torrent file is invalid", 29: "the torrent is too big",
-    7: "Real-Debrid does not know this resource",
+    8: "{service} rejected the API token", 21: "{service}'s active-download slots are full",
+    35: "{service} refused it: infringing file", 34: "{service} rate limit reached",
+    23: "{service} traffic exhausted", 36: "{service} fair-use limit reached",
+    30: "{service} says the torrent file is invalid", 29: "the torrent is too big",
+    7: "{service} does not know this resource",
 }
 
 
-def map_error(response: requests.Response) -> DebridError:
-    """Real-Debrid's `{"error", "error_code"}` envelope to our error hierarchy."""
+def map_error(response: requests.Response, service: str = "Real-Debrid") -> DebridError:
+    """Real-Debrid's `{"error", "error_code"}` envelope to our error hierarchy; the message
+    names `service`, the one that answered."""
     try:
         body = response.json()
         code = int(body["error_code"])
@@ -94,10 +97,11 @@ def map_error(response: requests.Response) -> DebridError:
         cls = STATUS_FALLBACK.get(response.status_code,
                                   ServiceUnavailable if response.status_code >= 500
                                   else ProtocolError)
-        return cls(f"HTTP {response.status_code} without Real-Debrid's error body",
+        return cls(f"HTTP {response.status_code} without {service}'s error body",
                    http_status=response.status_code)
     cls = ERROR_CODES.get(code) or STATUS_FALLBACK.get(response.status_code, ProtocolError)
-    return cls(MESSAGES.get(code, f"Real-Debrid error {code} ({text})"), native_code=code,
+    message = MESSAGES.get(code, "{service} error {code} ({text})")
+    return cls(message.format(service=service, code=code, text=text), native_code=code,
                http_status=response.status_code)
 
 
@@ -157,14 +161,16 @@ class RealDebrid:
     def __init__(self, *, name: str, api_key: str, base_url: str = "", timeout: float = 30.0,
                  attempts: int = 3, session: requests.Session | None = None,
                  per_minute: int = 0, store: BudgetStore | None = None,
-                 download_api_keys: Sequence[str] = ()) -> None:
+                 download_api_keys: Sequence[str] = (), service: str = "Real-Debrid") -> None:
+        """`service` names who answers in error messages (the sandbox, say)."""
         self.name = name
+        errors = functools.partial(map_error, service=service)
 
         def client(token: str, account: str) -> HttpClient:
             budget = RequestBudget(store, account, per_minute) \
                 if store is not None and per_minute > 0 else None
             return HttpClient(provider=name, base_url=base_url or API_ROOT, token=token,
-                              timeout=timeout, map_error=map_error, attempts=attempts,
+                              timeout=timeout, map_error=errors, attempts=attempts,
                               session=session, budget=budget, account=account)
 
         self.http = client(api_key, name)
