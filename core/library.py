@@ -22,7 +22,7 @@ from core.errors import (
 from core.layout import layout_fields
 from core.library_edits import LibraryEdits
 from core.models import Category, NewTorrent, Torrent, TorrentState
-from core.naming import category_is_valid, clean_relpath, folder_candidates
+from core.naming import category_is_valid, clean_relpath, display_name, folder_candidates
 from core.ports import Store
 from core.preferences import Preferences
 from core.sources import TorrentSource
@@ -121,7 +121,7 @@ class Library(LibraryEdits):
         added: list[Torrent] = []
         for source in sources:
             # A rename changes the name shown, not the folder (named after the torrent).
-            name = options.rename.strip().replace("\n", " ") or source.name
+            name = display_name(options.rename) or source.name
             new = NewTorrent(
                 hash=source.hash, name=name, magnet=source.magnet,
                 torrent_file=source.torrent_file, trackers=source.trackers, files=source.files,

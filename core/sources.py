@@ -12,7 +12,7 @@ import torf
 
 from core.errors import InvalidSource, InvalidTorrentFile
 from core.models import TorrentFile
-from core.naming import clean_relpath
+from core.naming import clean_relpath, display_name
 
 MAX_TORRENT_FILE_BYTES = 10 * 1024 * 1024
 MAX_MAGNET_LENGTH = 64 * 1024
@@ -55,7 +55,7 @@ def parse_magnet(uri: str) -> TorrentSource:
     except (torf.TorfError, ValueError, TypeError) as exc:
         raise InvalidSource(f"invalid magnet link: {exc}") from None
     info_hash = _hex_hash(str(magnet.infohash))
-    name = (magnet.dn or "").strip().replace("\x00", "") or info_hash
+    name = display_name(magnet.dn or "") or info_hash
     trackers = tuple(str(t) for t in (magnet.tr or ()))
     return TorrentSource(hash=info_hash, name=name, magnet=uri, torrent_file=None,
                          trackers=trackers)
@@ -87,7 +87,7 @@ def parse_torrent_file(data: bytes, filename: str) -> TorrentSource:
         raise InvalidTorrentFile(filename, "a file has no usable name")
     trackers = tuple(url for tier in torrent.trackers for url in tier)
     magnet = str(torrent.magnet(size=False))
-    return TorrentSource(hash=info_hash, name=name.replace("\x00", "") or info_hash,
+    return TorrentSource(hash=info_hash, name=display_name(name) or info_hash,
                          magnet=magnet, torrent_file=bytes(data), trackers=trackers,
                          files=tuple(files), total_size=sum(f.size for f in files),
                          piece_size=piece_size, multi_file="files" in info)

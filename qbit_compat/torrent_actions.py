@@ -7,7 +7,7 @@ from werkzeug.datastructures import MultiDict
 
 from core.errors import CategoryNotFound, InvalidCategoryName, InvalidSource
 from core.library import AddOptions
-from core.naming import LAYOUTS, category_is_valid
+from core.naming import LAYOUTS, category_is_valid, has_invisible
 from core.sources import MAX_TORRENT_FILE_BYTES, TorrentSource, parse_magnet, parse_torrent_file
 from qbit_compat.app_routes import persona
 from qbit_compat.http import (
@@ -25,10 +25,11 @@ MAX_URLS = 1000
 
 
 def _tag_list(value: str) -> tuple[str, ...]:
+    """Tags as qBittorrent takes them: trimmed, deduplicated; unusable ones skipped."""
     tags = []
     for tag in value.split(","):
         tag = tag.strip()
-        if tag and tag not in tags and "\x00" not in tag and len(tag) <= 255:
+        if tag and tag not in tags and not has_invisible(tag) and len(tag) <= 255:
             tags.append(tag)
     return tuple(tags)
 
