@@ -1,5 +1,5 @@
-"""What clients give torrents/add and the edits: names with invisible characters, and
-categories and tags with them."""
+"""What clients give torrents/add and the edits: names with invisible characters, categories
+and tags with them, batches with duplicates, and the cap on torrents per request."""
 
 from __future__ import annotations
 
@@ -8,7 +8,9 @@ from typing import Any
 
 import torf
 from flask.testing import FlaskClient
+from werkzeug.test import encode_multipart
 
+from qbit_compat.torrent_actions import MAX_SOURCES
 from tests.helpers import magnet, random_hash
 
 API = "/api/v2"
@@ -79,3 +81,47 @@ def test_categories_and_tags_with_invisible_characters_are_refused(qbit: FlaskCl
     qbit.post(f"{API}/torrents/createTags", data={"tags": "a\u200bb,fine"})
     assert _info(qbit, info_hash)["tags"] == "good, ok2, trimmed"
     assert sorted(qbit.get(f"{API}/torrents/tags").json) == ["fine", "good", "ok2", "trimmed"]
+
+
+def test_a_batch_with_duplicates_adds_each_new_torrent_once(qbit: FlaskClient) -> None:
+    known, new_a, new_b = random_hash(), random_hash(), random_hash()
+    assert _add(qbit, urls=magnet(known, "Known")).text == "Ok."
+    batch = "\n".join([magnet(new_a, "A"), magnet(known, "Known"), "",
+                       magnet(new_a, "A again"), "not a magnet", magnet(new_b, "B")])
+    assert _add(qbit, urls=batch).text == "Ok."
+    listed = qbit.get(f"{API}/torrents/info").json
+    assert sorted(t["hash"] for t in listed) == sorted([known, new_a, new_b])
+    assert _info(qbit, new_a)["name"] == "A"                    # the first of the two
+    # nothing new: Fails., as qBittorrent answers a duplicate
+    assert _add(qbit, urls=f"{magnet(known, 'K')}\n{magnet(new_b, 'B')}").text == "Fails."
+    data, twice_hash = _torrent_file("Twice.mkv")
+    twice = [(io.BytesIO(data), "a.torrent"), (io.BytesIO(data), "b.torrent")]
+    assert _add(qbit, torrents=twice).text == "Ok."
+    assert _info(qbit, twice_hash)["name"] == "Twice.mkv"
+    assert len(qbit.get(f"{API}/torrents/info").json) == 4
+
+
+def test_every_upload_counts_and_the_batch_cap_refuses_the_whole_request(
+        qbit: FlaskClient) -> None:
+    # several parts under one field name, as curl -F torrents=@a -F torrents=@b sends them
+    (first, first_hash), (second, second_hash) = _torrent_file("One.mkv"), _torrent_file("Two")
+    both = [(io.BytesIO(first), "one.torrent"), (io.BytesIO(second), "two.torrent")]
+    assert _add(qbit, torrents=both).text == "Ok."
+    assert _info(qbit, first_hash) is not None
+    assert _info(qbit, second_hash) is not None
+
+    lines = "\n".join(magnet(random_hash(), f"Many.{i}") for i in range(MAX_SOURCES + 1))
+    too_many = _add(qbit, urls=lines)
+    assert (too_many.status_code, too_many.text) == (
+        400, f"Too many torrents in one request (at most {MAX_SOURCES})")
+    assert len(qbit.get(f"{API}/torrents/info").json) == 2        # nothing of it stored
+
+    # a multipart urls part over Flask's 500 kB default for a text part is read whole
+    padded = "\n".join(magnet(random_hash(), "Long." * 2000) for _ in range(60))
+    assert len(padded) > 500_000
+    # encoded here: the test client spools big multipart bodies to a file it never closes
+    boundary, body = encode_multipart({**PAUSED, "urls": padded})
+    multipart = qbit.post(f"{API}/torrents/add", data=body,
+                          content_type=f"multipart/form-data; boundary={boundary}")
+    assert multipart.text == "Ok."
+    assert len(qbit.get(f"{API}/torrents/info").json) == 62
