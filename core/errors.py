@@ -26,6 +26,14 @@ class InvalidTorrentFile(DebridgeError):
         self.filename = filename
 
 
+class TooManySources(DebridgeError):
+    """One add asked for more torrents than Debridge takes in one request."""
+
+    def __init__(self, count: int, limit: int) -> None:
+        super().__init__(f"{count} torrents in one request: at most {limit} are taken")
+        self.limit = limit
+
+
 class DuplicateTorrent(DebridgeError):
     """A torrent with this info-hash is already in Debridge."""
 

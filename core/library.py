@@ -13,7 +13,6 @@ from typing import Any
 from core.errors import (
     CategoryExists,
     CategoryNotFound,
-    DuplicateTorrent,
     EmptyCategoryName,
     InvalidCategoryName,
     InvalidInput,
@@ -22,7 +21,7 @@ from core.errors import (
 from core.layout import layout_fields
 from core.library_edits import LibraryEdits
 from core.models import Category, NewTorrent, Torrent, TorrentState
-from core.naming import category_is_valid, clean_relpath, folder_candidates
+from core.naming import category_is_valid, clean_relpath, display_name, folder_candidates
 from core.ports import Store
 from core.preferences import Preferences
 from core.sources import TorrentSource
@@ -31,6 +30,9 @@ log = logging.getLogger(__name__)
 S = TorrentState
 LIVE = (S.QUEUED, S.SUBMITTING, S.RESOLVING, S.DOWNLOADING, S.FINALIZING, S.COMPLETED, S.FAILED)
 VERDICT_POLL_SECONDS = 0.05
+# A batch bigger than this is logged in one line: a line per torrent would cost a batch of
+# thousands seconds (and the engine logs each one as it sends it).
+LOGGED_ADDS = 100
 
 
 @dataclass(frozen=True)
@@ -118,35 +120,27 @@ class Library(LibraryEdits):
                 self.create_category(options.category, "")
         save_path = self.save_path_for(options.category, options.save_path)
         layout = options.content_layout or self.preferences.get("torrent_content_layout")
-        added: list[Torrent] = []
-        for source in sources:
-            # A rename changes the name shown, not the folder (named after the torrent).
-            name = options.rename.strip().replace("\n", " ") or source.name
-            new = NewTorrent(
-                hash=source.hash, name=name, magnet=source.magnet,
-                torrent_file=source.torrent_file, trackers=source.trackers, files=source.files,
-                total_size=source.total_size, category=options.category, tags=options.tags,
-                save_path=save_path, paused=options.paused, ratio_limit=options.ratio_limit,
-                seeding_time_limit=options.seeding_time_limit, provider=self.default_provider,
-                inactive_seeding_time_limit=options.inactive_seeding_time_limit,
-                force_start=options.force_start, piece_size=source.piece_size,
-                origin_name=source.name, content_layout=layout,
-                dl_limit=max(0, options.dl_limit), up_limit=max(0, options.up_limit),
-                seq_dl=options.seq_dl, first_last_piece_prio=options.first_last_piece_prio,
-                auto_tmm=options.auto_tmm, add_to_top=options.add_to_top)
-            try:
-                torrent = self.store.add_torrent(new, self.clock())
-                if source.files:           # a .torrent: its folder and layout are known now
-                    self.store.claim_folder(torrent.id, folder_candidates(source.name,
-                                                                          source.hash))
-                    self.store.update_torrent(torrent.id, **layout_fields(
-                        layout, [f.path for f in source.files], source.multi_file))
-                added.append(torrent)
-            except DuplicateTorrent:
-                log.info("add of %s refused: already in the library", source.hash)
-                continue
-            log.info("torrent %s (%s) added to category %r", source.hash, name,
-                     options.category)
+        # A rename changes the name shown, not the folder (named after the torrent).
+        rename = display_name(options.rename)
+        news = [self._new_torrent(source, options, rename or source.name, save_path, layout)
+                for source in sources]
+        added = self.store.add_torrents(news, self.clock())   # one transaction for them all
+        by_hash = {source.hash: source for source in reversed(sources)}   # the first wins
+        for torrent in added:
+            source = by_hash[torrent.hash]
+            if source.files:               # a .torrent: its folder and layout are known now
+                self.store.claim_folder(torrent.id, folder_candidates(source.name,
+                                                                      source.hash))
+                self.store.update_torrent(torrent.id, **layout_fields(
+                    layout, [f.path for f in source.files], source.multi_file))
+            if len(added) <= LOGGED_ADDS:
+                log.info("torrent %s (%s) added to category %r", torrent.hash, torrent.name,
+                         options.category)
+        if len(added) > LOGGED_ADDS:
+            log.info("%d torrents added to category %r, %s (%s) first", len(added),
+                     options.category, added[0].hash, added[0].name)
+        if len(added) < len(sources):
+            self._log_skipped(sources, {t.hash for t in added})
         if not added:
             return False
         self.wake()
@@ -162,15 +156,60 @@ class Library(LibraryEdits):
             self.wake()
         return len(refused) < len(added)
 
+    @staticmethod
+    def _log_skipped(sources: Sequence[TorrentSource], added: set[str]) -> None:
+        seen: set[str] = set()
+        skipped = []
+        for source in sources:
+            if source.hash in seen or source.hash not in added:
+                skipped.append(source.hash)
+            seen.add(source.hash)
+        log.info("add of %d torrent(s) refused: already in the library (or given twice): %s",
+                 len(skipped), ", ".join(skipped[:5]) + (", ..." if skipped[5:] else ""))
+
+    def _new_torrent(self, source: TorrentSource, options: AddOptions, name: str,
+                     save_path: str, layout: str) -> NewTorrent:
+        return NewTorrent(
+            hash=source.hash, name=name, magnet=source.magnet,
+            torrent_file=source.torrent_file, trackers=source.trackers, files=source.files,
+            total_size=source.total_size, category=options.category, tags=options.tags,
+            save_path=save_path, paused=options.paused, ratio_limit=options.ratio_limit,
+            seeding_time_limit=options.seeding_time_limit, provider=self.default_provider,
+            inactive_seeding_time_limit=options.inactive_seeding_time_limit,
+            force_start=options.force_start, piece_size=source.piece_size,
+            origin_name=source.name, content_layout=layout,
+            dl_limit=max(0, options.dl_limit), up_limit=max(0, options.up_limit),
+            seq_dl=options.seq_dl, first_last_piece_prio=options.first_last_piece_prio,
+            auto_tmm=options.auto_tmm, add_to_top=options.add_to_top)
+
     def wait_for(self, ids: Sequence[int], done: Callable[[Torrent | None], bool],
                  timeout: float) -> list[Torrent | None]:
-        """Poll the store until `done` holds for every torrent or the time is up."""
+        """Poll the store until `done` holds for every torrent or the time is up: one query
+        per poll for those not done yet, and polls spaced out when a query is slow (a batch
+        of thousands), so the engine deciding the verdicts keeps most of the process."""
         deadline = self.clock() + timeout
+        latest: dict[int, Torrent | None] = {}
+        pending = list(dict.fromkeys(ids))
         while True:
-            current = [self.store.get_torrent(i) for i in ids]
-            if all(done(t) for t in current) or self.clock() >= deadline:
-                return current
-            time.sleep(VERDICT_POLL_SECONDS)
+            started = time.monotonic()
+            found = self.store.get_torrents(pending)
+            latest.update((i, found.get(i)) for i in pending)
+            pending = self._not_done(pending, latest, done, deadline)
+            if not pending or self.clock() >= deadline:
+                return [latest[i] for i in ids]
+            time.sleep(max(VERDICT_POLL_SECONDS, 4 * (time.monotonic() - started)))
+
+    def _not_done(self, ids: list[int], latest: dict[int, Torrent | None],
+                  done: Callable[[Torrent | None], bool], deadline: float) -> list[int]:
+        """The ids `done` does not hold for, asked only until the deadline (a check may read
+        the store, and thousands of them would outlast any wait)."""
+        remaining: list[int] = []
+        for position, torrent_id in enumerate(ids):
+            if self.clock() >= deadline:
+                return remaining + ids[position:]
+            if not done(latest[torrent_id]):
+                remaining.append(torrent_id)
+        return remaining
 
     # -- reading ------------------------------------------------------------------------------
     def torrents(self, *, category: str | None = None,

@@ -23,7 +23,7 @@ from core.errors import (
     TrackerNotFound,
 )
 from core.models import Torrent, TorrentState
-from core.naming import clean_relpath, sanitize_component
+from core.naming import clean_relpath, display_name, sanitize_component
 from core.ports import Store
 from core.preferences import Preferences
 
@@ -64,8 +64,8 @@ class LibraryEdits:
     # -- names and places ---------------------------------------------------------------------
     def rename(self, info_hash: str, name: str) -> None:
         """The displayed name only (files stay, as in qBittorrent); checked before the hash."""
-        name = name.replace("\r", " ").replace("\n", " ").strip()
-        if not name or "\x00" in name or len(name) > 1024:
+        name = display_name(name)
+        if not name or len(name) > 1024:
             raise InvalidTorrentName(name)
         self.store.update_torrent(self.torrent(info_hash, with_files=False).id, name=name)
 

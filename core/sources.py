@@ -5,14 +5,19 @@ from __future__ import annotations
 import base64
 import binascii
 import io
+import logging
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import torf
 
 from core.errors import InvalidSource, InvalidTorrentFile
 from core.models import TorrentFile
-from core.naming import clean_relpath
+from core.naming import clean_relpath, display_name
+from core.torrent_limits import check_torrent_limits
+
+log = logging.getLogger(__name__)
 
 MAX_TORRENT_FILE_BYTES = 10 * 1024 * 1024
 MAX_MAGNET_LENGTH = 64 * 1024
@@ -55,39 +60,73 @@ def parse_magnet(uri: str) -> TorrentSource:
     except (torf.TorfError, ValueError, TypeError) as exc:
         raise InvalidSource(f"invalid magnet link: {exc}") from None
     info_hash = _hex_hash(str(magnet.infohash))
-    name = (magnet.dn or "").strip().replace("\x00", "") or info_hash
+    name = display_name(magnet.dn or "") or info_hash
     trackers = tuple(str(t) for t in (magnet.tr or ()))
     return TorrentSource(hash=info_hash, name=name, magnet=uri, torrent_file=None,
                          trackers=trackers)
 
 
 def parse_torrent_file(data: bytes, filename: str) -> TorrentSource:
-    """A .torrent upload; InvalidTorrentFile (qBittorrent answers 415) when unusable."""
+    """A .torrent upload; InvalidTorrentFile (qBittorrent answers 415) when unusable, logged
+    with the reason (which cap, or what torf found wrong).
+
+    Linear in the upload: the caps are checked before torf decodes it, torf validates it
+    once (through infohash), and torf's quadratic Trackers list is never built."""
+    try:
+        return _read_torrent(data, filename)
+    except InvalidTorrentFile as exc:
+        log.info("%s", exc)
+        raise
+
+
+def _read_torrent(data: bytes, filename: str) -> TorrentSource:
     if not data or len(data) > MAX_TORRENT_FILE_BYTES:
         raise InvalidTorrentFile(filename, "empty or larger than 10 MiB")
+    check_torrent_limits(data, filename)
     try:
-        torrent = torf.Torrent.read_stream(io.BytesIO(data), validate=True)
-        info = torrent.metainfo["info"]
-        name = str(info["name"])
-        info_hash = str(torrent.infohash).lower()
+        torrent = torf.Torrent.read_stream(io.BytesIO(data), validate=False)
+        info_hash = str(torrent.infohash).lower()      # validates the metainfo
+        metainfo = torrent.metainfo
+        info = metainfo["info"]
+        raw_name = str(info["name"])
         piece_size = int(info["piece length"])
+        files = _files(info, raw_name)
+        name = display_name(raw_name) or info_hash
+        magnet = torf.Magnet(xt=f"urn:btih:{info_hash}", dn=name,
+                             tr=_announce_urls(metainfo), ws=_web_seeds(metainfo))
     except (torf.TorfError, KeyError, TypeError, ValueError, UnicodeError,
             binascii.Error) as exc:
         raise InvalidTorrentFile(filename, str(exc)) from None
-    files: list[TorrentFile] = []
-    if "files" in info:
-        for index, entry in enumerate(info["files"]):
-            path = clean_relpath("/".join(str(p) for p in entry["path"]))
-            files.append(TorrentFile(index=index, path=path, size=int(entry["length"]),
-                                     provider_file_id=str(index + 1)))
-    else:
-        files.append(TorrentFile(index=0, path=clean_relpath(name), size=int(info["length"]),
-                                 provider_file_id="1"))
-    if not files or any(not f.path for f in files):
-        raise InvalidTorrentFile(filename, "a file has no usable name")
-    trackers = tuple(url for tier in torrent.trackers for url in tier)
-    magnet = str(torrent.magnet(size=False))
-    return TorrentSource(hash=info_hash, name=name.replace("\x00", "") or info_hash,
-                         magnet=magnet, torrent_file=bytes(data), trackers=trackers,
-                         files=tuple(files), total_size=sum(f.size for f in files),
+    return TorrentSource(hash=info_hash, name=name, magnet=str(magnet),
+                         torrent_file=bytes(data), trackers=tuple(str(u) for u in magnet.tr),
+                         files=files, total_size=sum(f.size for f in files),
                          piece_size=piece_size, multi_file="files" in info)
+
+
+def _files(info: dict[str, Any], name: str) -> tuple[TorrentFile, ...]:
+    if "files" in info:
+        files = tuple(TorrentFile(index=index, size=int(entry["length"]),
+                                  path=clean_relpath("/".join(str(p) for p in entry["path"])),
+                                  provider_file_id=str(index + 1))
+                      for index, entry in enumerate(info["files"]))
+    else:
+        files = (TorrentFile(index=0, path=clean_relpath(name), size=int(info["length"]),
+                             provider_file_id="1"),)
+    if not files or any(not f.path for f in files):
+        raise ValueError("a file has no usable name")
+    return files
+
+
+def _announce_urls(metainfo: dict[str, Any]) -> list[str]:
+    """Every tier's URLs in order, `announce` first unless a tier has it (as torf's trackers
+    property orders them; torf.Magnet drops the duplicates)."""
+    urls = [str(url) for tier in metainfo.get("announce-list", ()) for url in tier]
+    announce = metainfo.get("announce")
+    if announce and announce not in urls:
+        urls.insert(0, str(announce))
+    return urls
+
+
+def _web_seeds(metainfo: dict[str, Any]) -> list[str]:
+    seeds = metainfo.get("url-list", ())
+    return [seeds] if isinstance(seeds, str) else [str(s) for s in seeds]

@@ -28,6 +28,7 @@ from core.errors import (
     MetadataMissing,
     QueueingDisabled,
     SelectionLocked,
+    TooManySources,
     TorrentNotFound,
     TrackerExists,
     TrackerNotFound,
@@ -120,6 +121,8 @@ def error_response(exc: Exception) -> Response:
         return text("Not Found", 404)
     if isinstance(exc, InvalidTorrentFile):
         return text(f"Error: '{exc.filename}' is not a valid torrent file.", 415)
+    if isinstance(exc, TooManySources):
+        return text(f"Too many torrents in one request (at most {exc.limit})", 400)
     if isinstance(exc, EmptyCategoryName):
         return text("Category cannot be empty", 400)
     if isinstance(exc, InvalidCategoryName | CategoryNotFound):

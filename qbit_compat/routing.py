@@ -30,16 +30,17 @@ class Endpoint:
     handler: Handler
     post_only: bool
     personas: tuple[str, ...] | None    # None: every persona
+    form_bytes: int | None = None       # a larger multipart text part than Flask's default
 
 
 ENDPOINTS: dict[str, Endpoint] = {}
 
 
-def endpoint(name: str, *, post_only: bool = False,
-             personas: tuple[str, ...] | None = None) -> Callable[[Handler], Handler]:
+def endpoint(name: str, *, post_only: bool = False, personas: tuple[str, ...] | None = None,
+             form_bytes: int | None = None) -> Callable[[Handler], Handler]:
     """Register a handler for `scope/action`; it receives the request's parameters."""
     def register(handler: Handler) -> Handler:
-        ENDPOINTS[name] = Endpoint(handler, post_only, personas)
+        ENDPOINTS[name] = Endpoint(handler, post_only, personas, form_bytes)
         return handler
     return register
 
@@ -91,6 +92,8 @@ def dispatch(name: str) -> Response:
         return text("Not Found", 404)
     if found.post_only and method != "POST":
         return text("Method Not Allowed", 405)
+    if found.form_bytes:
+        request.max_form_memory_size = found.form_bytes
     try:
         # HEAD is a GET without the body (qBittorrent 4.6+; Flask drops the body).
         return found.handler(form_or_query(method, request.form, request.args))

@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask import Response, request
 from werkzeug.datastructures import MultiDict
 
-from core.errors import CategoryNotFound, InvalidCategoryName, InvalidSource
+from core.errors import CategoryNotFound, InvalidCategoryName, InvalidSource, TooManySources
 from core.library import AddOptions
-from core.naming import LAYOUTS, category_is_valid
+from core.naming import LAYOUTS, category_is_valid, has_invisible
 from core.sources import MAX_TORRENT_FILE_BYTES, TorrentSource, parse_magnet, parse_torrent_file
 from qbit_compat.app_routes import persona
 from qbit_compat.http import (
@@ -21,27 +21,35 @@ from qbit_compat.http import (
 )
 from qbit_compat.routing import endpoint
 
-MAX_URLS = 1000
+# Torrents one torrents/add may ask for (magnet lines and .torrent uploads together): far
+# more than any client sends at once (Sonarr and Radarr send one), few enough to be parsed,
+# stored and answered within a client's usual timeout. A bigger request is refused whole.
+MAX_SOURCES = 10_000
+# The urls field may come as a multipart part: room for MAX_SOURCES magnets with trackers.
+MAX_URLS_BYTES = 16 * 1024 * 1024
 
 
 def _tag_list(value: str) -> tuple[str, ...]:
+    """Tags as qBittorrent takes them: trimmed, deduplicated; unusable ones skipped."""
     tags = []
     for tag in value.split(","):
         tag = tag.strip()
-        if tag and tag not in tags and "\x00" not in tag and len(tag) <= 255:
+        if tag and tag not in tags and not has_invisible(tag) and len(tag) <= 255:
             tags.append(tag)
     return tuple(tags)
 
 
 def _sources(params: MultiDict[str, str]) -> list[TorrentSource]:
     """Parse every upload first: one bad .torrent rejects the request (415), adding nothing."""
+    uploads = [storage for _, storage in request.files.items(multi=True)]
+    lines = [line for line in params.get("urls", "").splitlines() if line.strip()]
+    if len(uploads) + len(lines) > MAX_SOURCES:
+        raise TooManySources(len(uploads) + len(lines), MAX_SOURCES)
     sources: list[TorrentSource] = []
-    for storage in request.files.values():   # any part with a filename is a torrent file
+    for storage in uploads:   # any part with a filename is a torrent file
         data = storage.stream.read(MAX_TORRENT_FILE_BYTES + 1)
         sources.append(parse_torrent_file(data, storage.filename or "torrent"))
-    for line in params.get("urls", "").splitlines()[:MAX_URLS]:
-        if not line.strip():
-            continue
+    for line in lines:
         try:
             sources.append(parse_magnet(line))
         except InvalidSource:
@@ -61,7 +69,7 @@ def _layout(params: MultiDict[str, str]) -> str:
     return ""
 
 
-@endpoint("torrents/add", post_only=True)
+@endpoint("torrents/add", post_only=True, form_bytes=MAX_URLS_BYTES)
 def add(params: MultiDict[str, str]) -> Response:
     sources = _sources(params)
     category = params.get("category", "").strip()

@@ -8,6 +8,8 @@ from contextlib import AbstractContextManager
 from dataclasses import fields, replace
 from typing import Any
 
+import orjson
+
 from core.errors import DuplicateTorrent
 from core.models import NewTorrent, Torrent, TorrentFile, TorrentState
 from store.migrations import ACTIVE
@@ -83,41 +85,37 @@ class TorrentQueries:
 
     def add_torrent(self, new: NewTorrent, now: float) -> Torrent:
         """Insert a queued torrent with its known files and tags; DuplicateTorrent if live."""
-        try:
-            with self._tx() as conn:
-                rev = bump(conn)
-                edge = "MIN(queue_position), 0) - 1" if new.add_to_top else \
-                    "MAX(queue_position), 0) + 1"
-                position = conn.execute(f"SELECT COALESCE({edge} FROM torrents").fetchone()[0]  # noqa: S608
-                values = {
-                    "hash": new.hash, "name": new.name, "state": TorrentState.QUEUED.value,
-                    "category": new.category, "save_path": new.save_path,
-                    "magnet": new.magnet, "torrent_file": new.torrent_file,
-                    "trackers": "\n".join(new.trackers), "provider": new.provider,
-                    "paused": int(new.paused), "total_size": new.total_size, "size": 0,
-                    "ratio_limit": new.ratio_limit,
-                    "seeding_time_limit": new.seeding_time_limit, "added_on": int(now),
-                    "last_activity": int(now), "state_since": now, "next_check_at": 0,
-                    "rev": rev, "queue_position": position,
-                    "inactive_seeding_time_limit": new.inactive_seeding_time_limit,
-                    "force_start": int(new.force_start), "piece_size": new.piece_size,
-                    "origin_name": new.origin_name or new.name,
-                    "content_layout": new.content_layout, "dl_limit": new.dl_limit,
-                    "up_limit": new.up_limit, "seq_dl": int(new.seq_dl),
-                    "first_last_piece_prio": int(new.first_last_piece_prio),
-                    "auto_tmm": int(new.auto_tmm),
-                }
+        added = self.add_torrents([new], now)
+        if not added:
+            raise DuplicateTorrent(new.hash)
+        created = self.get_torrent(added[0].id, with_files=True)
+        assert created is not None
+        return created
+
+    def add_torrents(self, news: Sequence[NewTorrent], now: float) -> list[Torrent]:
+        """Insert queued torrents with their known files and tags, in one transaction; a hash
+        already live (or earlier in `news`) is skipped. The added ones, in order, no files."""
+        ids: list[int] = []
+        with self._tx() as conn:
+            rev = bump(conn)
+            top, bottom = conn.execute("SELECT COALESCE(MIN(queue_position), 0), "
+                                       "COALESCE(MAX(queue_position), 0) FROM torrents").fetchone()
+            for new in news:
+                position = top - 1 if new.add_to_top else bottom + 1
+                values = _row_values(new, now, rev, position)
+                # OR IGNORE: the live-hash index turns a duplicate into no row
                 cur = conn.execute(
-                    f"INSERT INTO torrents ({', '.join(values)}) "  # noqa: S608
+                    f"INSERT OR IGNORE INTO torrents ({', '.join(values)}) "  # noqa: S608
                     f"VALUES ({', '.join('?' * len(values))})", list(values.values()))
+                if cur.rowcount != 1:
+                    continue
+                top, bottom = min(top, position), max(bottom, position)
                 torrent_id = int(cur.lastrowid or 0)
                 self._insert_files(conn, torrent_id, new.files)
                 self._insert_tags(conn, torrent_id, new.tags)
-        except sqlite3.IntegrityError as exc:
-            raise DuplicateTorrent(new.hash) from exc
-        created = self.get_torrent(torrent_id, with_files=True)
-        assert created is not None
-        return created
+                ids.append(torrent_id)
+        found = self.get_torrents(ids)
+        return [found[i] for i in ids if i in found]
 
     @staticmethod
     def _insert_files(conn: sqlite3.Connection, torrent_id: int,
@@ -172,6 +170,13 @@ class TorrentQueries:
 
     def get_torrent(self, torrent_id: int, *, with_files: bool = False) -> Torrent | None:
         return self._one("id = ?", (torrent_id,), with_files)
+
+    def get_torrents(self, ids: Iterable[int]) -> dict[int, Torrent]:
+        """Torrents (any state, no files) by id, in one query however many; missing ids are
+        left out."""
+        wanted = orjson.dumps(list(ids)).decode()
+        return {t.id: t for t in self._rows("id IN (SELECT value FROM json_each(?))",
+                                            (wanted,))}
 
     def get_by_hash(self, info_hash: str, *, with_files: bool = False) -> Torrent | None:
         """The live (not being deleted) torrent with this hash."""
@@ -364,6 +369,28 @@ class TorrentQueries:
             "SELECT COUNT(*) FROM torrents WHERE state = 'queued' AND paused = 0 AND "
             "force_start = 0 AND (queue_position < ? OR (queue_position = ? AND id < ?))",
             (torrent.queue_position, torrent.queue_position, torrent.id)).fetchone()[0])
+
+
+def _row_values(new: NewTorrent, now: float, rev: int, position: int) -> dict[str, Any]:
+    """A new torrent's column values."""
+    return {
+        "hash": new.hash, "name": new.name, "state": TorrentState.QUEUED.value,
+        "category": new.category, "save_path": new.save_path,
+        "magnet": new.magnet, "torrent_file": new.torrent_file,
+        "trackers": "\n".join(new.trackers), "provider": new.provider,
+        "paused": int(new.paused), "total_size": new.total_size, "size": 0,
+        "ratio_limit": new.ratio_limit,
+        "seeding_time_limit": new.seeding_time_limit, "added_on": int(now),
+        "last_activity": int(now), "state_since": now, "next_check_at": 0,
+        "rev": rev, "queue_position": position,
+        "inactive_seeding_time_limit": new.inactive_seeding_time_limit,
+        "force_start": int(new.force_start), "piece_size": new.piece_size,
+        "origin_name": new.origin_name or new.name,
+        "content_layout": new.content_layout, "dl_limit": new.dl_limit,
+        "up_limit": new.up_limit, "seq_dl": int(new.seq_dl),
+        "first_last_piece_prio": int(new.first_last_piece_prio),
+        "auto_tmm": int(new.auto_tmm),
+    }
 
 
 def _torrent_with_files(torrent: Torrent, files: tuple[TorrentFile, ...]) -> Torrent:

@@ -15,8 +15,10 @@ from core.models import Torrent, TorrentFile, TorrentState
 from core.naming import (
     category_is_valid,
     clean_relpath,
+    display_name,
     folder_candidates,
     folder_for,
+    has_invisible,
     sanitize_component,
 )
 from core.redact import RedactingFilter, redact
@@ -84,6 +86,9 @@ def test_hostile_paths_inside_a_torrent_never_escape(tmp_path: Path) -> None:
     ("Show: The <Movie>?", "Show_ The _Movie__"), ("..", ""), ("  trailing. ", "trailing"),
     ("CON", "_CON"), ("nul.txt", "_nul.txt"), ("a\x00b\x1fc", "a_b_c"),
     ("日本語 [1080p] #1 %&", "日本語 [1080p] #1 %&"),
+    # format characters would make the tree show another name than the file has
+    ("Movie\u202evkm.exe", "Movie_vkm.exe"), ("a\u200eb\u2066c\u2069", "a_b_c_"),
+    ("a\u2028b\u2029c\x85d\x7f", "a_b_c_d_"), ("Show\u00a0Name", "Show\u00a0Name"),
 ])
 def test_sanitize_component(raw: str, clean: str) -> None:
     assert sanitize_component(raw) == clean
@@ -107,9 +112,41 @@ def test_clean_relpath_and_folders() -> None:
 @pytest.mark.parametrize(("name", "valid"), [
     ("tv-sonarr", True), ("a/b", True), ("with space", True), ("", False), ("/x", False),
     ("x/", False), ("a//b", False), ("../up", False), ("a\\b", False), ("x\ny", False),
+    ("tv\tsonarr", False), ("tv\u202e", False), ("a\u200eb", False), ("a\u2028b", False),
+    ("a\x7fb", False), ("日本語/テレビ", True),
 ])
 def test_category_names(name: str, valid: bool) -> None:
     assert category_is_valid(name) is valid
+
+
+@pytest.mark.parametrize(("raw", "shown"), [
+    ("Some.Show.S01E01", "Some.Show.S01E01"), ("  padded  ", "padded"),
+    ("New\r\nName", "New Name"), ("a\tb", "a b"), ("a \t\n b", "a b"),
+    ("Movie\u202evkm.exe", "Movie vkm.exe"), ("\u2066a\u2069", "a"), ("a\u200e\u200fb", "a b"),
+    ("line\u2028para\u2029end", "line para end"), ("nul\x00byte", "nul byte"),
+    ("keeps  double  spaces", "keeps  double  spaces"), ("日本語\u00a0x", "日本語\u00a0x"),
+    ("\r\n\t", ""),
+])
+def test_display_names_lose_invisible_characters(raw: str, shown: str) -> None:
+    assert display_name(raw) == shown
+    assert not has_invisible(shown)
+
+
+def test_has_invisible() -> None:
+    assert not any(map(has_invisible, ["tv-sonarr", "日本語 [1080p]", "a\u00a0b", ""]))
+    assert all(map(has_invisible, ["a\tb", "\u202e", "x\u200b", "\u2029", "\x7f", "\x85"]))
+
+
+def test_names_from_magnets_and_torrent_files_are_display_names() -> None:
+    uri = f"magnet:?xt=urn:btih:{HASH}&dn=Evil%E2%80%AEvkm.exe%0D%0AX%09Y"
+    assert parse_magnet(uri).name == "Evil vkm.exe X Y"
+    assert parse_magnet(f"magnet:?xt=urn:btih:{HASH}&dn=%E2%80%AE%0A").name == HASH
+    torrent = torf.Torrent()
+    torrent.metainfo["info"].update({"name": "Show\u2066.S01\r\n.mkv", "length": 10,
+                                     "piece length": 16384, "pieces": b"\0" * 20})
+    source = parse_torrent_file(torrent.dump(validate=False), "x.torrent")
+    assert source.name == "Show .S01 .mkv"
+    assert source.files[0].path == "Show_.S01__.mkv"      # a file name, as the tree has it
 
 
 # -- selection --------------------------------------------------------------------------------

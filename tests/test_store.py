@@ -96,6 +96,27 @@ def test_one_live_torrent_per_hash(store: SqliteStore) -> None:
     assert store.get_by_hash("A" * 40).id == second.id
 
 
+def test_a_batch_is_added_at_once_skipping_live_and_repeated_hashes(
+        store: SqliteStore) -> None:
+    live = store.add_torrent(_new("a" * 40), 1.0)
+    rev = store.revision()
+    batch = [_new("b" * 40), _new("a" * 40), _new("c" * 40, tags=("y", "z")), _new("b" * 40),
+             _new("d" * 40, add_to_top=True)]
+    added = store.add_torrents(batch, 2.0)
+    assert [t.hash for t in added] == ["b" * 40, "c" * 40, "d" * 40]
+    assert store.revision() == rev + 1                          # one change for the batch
+    assert [t.queue_position for t in added] == [live.queue_position + 1,
+                                                 live.queue_position + 2,
+                                                 live.queue_position - 1]
+    assert added[1].tags == ("y", "z")
+    assert [f.path for f in store.files_of(added[0].id)] == ["a.mkv"]
+    assert len(store.list_torrents()) == 4
+    assert store.add_torrents([_new("a" * 40)], 3.0) == []      # nothing new: nothing added
+    found = store.get_torrents([added[2].id, live.id, 999_999])
+    assert {i: t.hash for i, t in found.items()} == {added[2].id: "d" * 40, live.id: "a" * 40}
+    assert store.get_torrents([]) == {}
+
+
 def test_progress_is_what_was_written_and_transitions_are_compare_and_set(
         store: SqliteStore) -> None:
     torrent = store.add_torrent(_new(), 1.0)
