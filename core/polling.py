@@ -9,7 +9,7 @@ from collections.abc import Sequence
 from core.errors import DuplicateTorrent
 from core.layout import layout_fields
 from core.models import FailureReason, Torrent, TorrentFile, TorrentState
-from core.naming import clean_relpath, folder_candidates, sanitize_component
+from core.naming import clean_relpath, display_name, folder_candidates, sanitize_component
 from core.outcomes import Outcomes
 from core.ports import DebridProvider, RemoteStatus, RemoteTorrent
 from core.selection import Candidate, Selection, select_files
@@ -77,9 +77,10 @@ class Polling(Outcomes):
                  for index, path, rf in zip(indexes, paths, remote.files, strict=True)]
         self.store.set_files(torrent.id, files)
         # A magnet without a name gets the provider's; folders follow the torrent's own name.
-        unnamed = torrent.origin_name in ("", torrent.hash) and remote.name
-        origin = remote.name if unnamed else (torrent.origin_name or torrent.name)
-        name = remote.name if unnamed and torrent.name == torrent.hash else torrent.name
+        provided = display_name(remote.name)
+        unnamed = torrent.origin_name in ("", torrent.hash) and provided
+        origin = provided if unnamed else (torrent.origin_name or torrent.name)
+        name = provided if unnamed and torrent.name == torrent.hash else torrent.name
         try:
             self.store.claim_folder(torrent.id, folder_candidates(origin, torrent.hash))
         except DuplicateTorrent:
