@@ -6,10 +6,11 @@ from typing import Any
 from urllib.parse import quote
 
 from flask import Response, jsonify, request
+from werkzeug.http import parse_range_header
 from werkzeug.wsgi import FileWrapper
 
 from api.http import BadRequest, NotFound, blueprint, error, services
-from browse.identity import file_etag
+from browse.identity import content_type, file_etag
 from browse.tree import ALL, FileNode, FolderNode, Group, TorrentNode
 from core.errors import UpstreamFailed
 
@@ -87,6 +88,16 @@ def browse_torrent(group: str, torrent: str) -> Response:
     return jsonify(body)
 
 
+def _whole_suffix(environ: dict[str, Any], size: int) -> dict[str, Any]:
+    """`Range: bytes=-N` with N past the file's size asks for all of it (RFC 9110 14.1.2);
+    werkzeug answers that 416, so it gets the range of the whole file instead."""
+    asked = parse_range_header(environ.get("HTTP_RANGE"))
+    if asked is not None and len(asked.ranges) == 1 and asked.ranges[0][1] is None \
+            and -asked.ranges[0][0] > size > 0:
+        return {**environ, "HTTP_RANGE": "bytes=0-"}
+    return environ
+
+
 @blueprint.get("/browse/download/<torrent>/<path:file>")
 def browse_download(torrent: str, file: str) -> Response:
     """The file's bytes from the provider, with Range and conditional requests (werkzeug's)."""
@@ -97,14 +108,15 @@ def browse_download(torrent: str, file: str) -> Response:
     reader = svc.streams.open(node.torrent, node.file)
     # werkzeug's wrapper, not the server's wsgi.file_wrapper: a range is served by seeking
     # the reader through it, and gunicorn's cannot seek (the range would be read from 0).
-    response = Response(FileWrapper(reader, DOWNLOAD_BLOCK),
-                        mimetype="application/octet-stream", direct_passthrough=True)
+    response = Response(FileWrapper(reader, DOWNLOAD_BLOCK), mimetype=content_type(node.name),
+                        direct_passthrough=True)
     response.content_length = node.file.size
     response.set_etag(file_etag(node.torrent, node.file))
     response.last_modified = int(node.torrent.modified)  # type: ignore[assignment]
     response.headers["Content-Disposition"] = \
         f"attachment; filename*=UTF-8''{quote(node.name)}"
-    response.make_conditional(request, accept_ranges=True, complete_length=node.file.size)
+    response.make_conditional(_whole_suffix(request.environ, node.file.size),
+                              accept_ranges=True, complete_length=node.file.size)
     if response.status_code in (200, 206) and request.method == "GET" \
             and response.content_length:
         start = 0

@@ -12,7 +12,7 @@ from core.models import FailureReason, Torrent, TorrentFile, TorrentState
 from core.naming import clean_relpath, display_name, folder_candidates, sanitize_component
 from core.outcomes import Outcomes
 from core.ports import DebridProvider, RemoteStatus, RemoteTorrent
-from core.selection import Candidate, Selection, select_files
+from core.selection import Candidate, Selection, select_archives, select_files
 
 log = logging.getLogger(__name__)
 S = TorrentState
@@ -29,6 +29,8 @@ PROBE_SECONDS = 3.0           # a cached torrent is ready this soon after select
 CACHED_METADATA_SECONDS = 10.0   # a cached magnet has its metadata this soon
 LINKS_WAIT_SECONDS = 120.0    # a finished torrent may list its links a little later
 ARCHIVE_FILE_ID = "archive"
+ARCHIVES_NOT_LINKED = ("a symlink to an archive plays nowhere, so the symlink action refuses "
+                       "it; the download action places archives for an unpacker")
 # A list call refreshes many torrents at once: worth it from this many torrents up.
 LIST_POLL_MIN = 3
 
@@ -98,11 +100,23 @@ class Polling(Outcomes):
     def _select(self, torrent: Torrent, provider: DebridProvider) -> None:
         wanted = [f.provider_file_id for f in torrent.files if f.priority > 0]
         skipped = {f.provider_file_id for f in torrent.files if f.priority == 0}
-        choice = select_files([Candidate(f.provider_file_id, f.path, f.size)
-                               for f in torrent.files if f.provider_file_id not in skipped],
-                              self.config.selection)
+        candidates = [Candidate(f.provider_file_id, f.path, f.size)
+                      for f in torrent.files if f.provider_file_id not in skipped]
+        choice = select_files(candidates, self.config.selection)
         if wanted:     # files a client asked for, beside those Debridge's rules pick
             choice = Selection(tuple(dict.fromkeys([*choice.ids, *wanted])))
+        packed = select_archives(candidates, self.config.selection) if not choice.ids else None
+        if packed is not None and packed.ids:
+            if self.config.action != "download":
+                self._drop_remote(torrent)
+                self.fail(torrent, FailureReason.NOTHING_SELECTABLE, ARCHIVES_NOT_LINKED)
+                return
+            choice = packed
+            names = [f.path for f in torrent.files if f.provider_file_id in packed.ids]
+            self.store.update_torrent(torrent.id, reason=FailureReason.ARCHIVE.value, message=(
+                f"its video is inside {len(names)} archive file(s) ({', '.join(names[:3])}"
+                f"{', ...' if len(names) > 3 else ''}): they are placed as they are, for an "
+                "unpacker (e.g. Unpackerr) to extract"))
         if not choice.ids:
             self._drop_remote(torrent)
             self.fail(torrent, FailureReason.NOTHING_SELECTABLE, choice.reason)
@@ -234,7 +248,8 @@ class Polling(Outcomes):
         self._adopt_remote_files(torrent, remote)
         selected = [rf for rf in remote.files if rf.selected]
         if remote.is_archive:
-            self._take_archive(torrent, remote, len(selected))
+            if not self._take_archive(torrent, remote, len(selected)):
+                return
         elif not selected or any(not rf.link for rf in selected):
             if self.clock() - torrent.state_since > LINKS_WAIT_SECONDS:
                 self.fail(torrent, FailureReason.LINKS,
@@ -248,12 +263,16 @@ class Polling(Outcomes):
         log.info("torrent %s: ready at the provider, placing files (%s)", torrent.hash,
                  self.config.action)
 
-    def _take_archive(self, torrent: Torrent, remote: RemoteTorrent, packed: int) -> None:
+    def _take_archive(self, torrent: Torrent, remote: RemoteTorrent, packed: int) -> bool:
         """Real-Debrid packed the selection into one archive with one link: the torrent's
-        content becomes that archive, as it is, and says why."""
+        content becomes that archive, as it is, and says why (False: it failed instead)."""
         current = self.store.get_torrent(torrent.id, with_files=True) or torrent
         if any(f.provider_file_id == ARCHIVE_FILE_ID for f in current.files):
-            return
+            return True
+        if self.config.action != "download":
+            self.fail(torrent, FailureReason.NOTHING_SELECTABLE, "the provider packed the "
+                      f"{packed} selected files into one archive; {ARCHIVES_NOT_LINKED}")
+            return False
         link = remote.links[0]
         direct = self.finalizer.links.resolve(torrent.provider, link)
         name = sanitize_component(direct.filename) or f"{torrent.folder or torrent.hash}.rar"
@@ -271,3 +290,4 @@ class Polling(Outcomes):
         self.store.update_torrent(torrent.id, size=direct.size,
                                   reason=FailureReason.ARCHIVE.value, message=message)
         log.info("torrent %s: %s", torrent.hash, message)
+        return True

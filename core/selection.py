@@ -10,6 +10,8 @@ from core.naming import VIDEO_EXTENSIONS
 from core.schema import EXTRA_PATTERNS
 
 MIB = 1 << 20
+# A release whose video is packed: RAR volumes (.rar, .r00, .part01.rar), split 7z/zip parts.
+ARCHIVE = re.compile(r"\.(rar|zip|7z|r\d{2}|\d{3})$", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -94,3 +96,13 @@ def select_files(files: Sequence[Candidate], rules: SelectionRules | None = None
     else:
         reason = "nothing to select: the provider reported no files"
     return Selection((), reason)
+
+
+def select_archives(files: Sequence[Candidate], rules: SelectionRules | None = None) -> Selection:
+    """The archives of a release that packs its video (without samples and extras): what an
+    unpacker such as Unpackerr needs, all of them, since the volumes only open together."""
+    rules = rules or SelectionRules()
+    packed = [f for f in files if ARCHIVE.search(f.path)
+              and not (rules.exclude_extras and rules.is_extra(f.path))]
+    return Selection(tuple(f.id for f in packed),
+                     "" if packed else "nothing to select: no archive in this torrent")

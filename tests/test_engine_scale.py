@@ -221,6 +221,51 @@ def test_a_single_archive_link_completes_with_the_archive_and_says_so(running: R
         ("Pack.S01/Pack.S01.rar", True)]
 
 
+PACKED_RELEASE = [{"path": "Packed.Movie.2020.rar", "bytes": 3000},
+                  {"path": "Packed.Movie.2020.r00", "bytes": 2000},
+                  {"path": "Packed.Movie.2020.nfo", "bytes": 100},
+                  {"path": "Sample/packed.movie.2020.sample.rar", "bytes": 500}]
+
+
+def test_a_release_packed_in_archives_is_downloaded_as_its_archives(running: Running) -> None:
+    # what Unpackerr expects next to the Arr: every volume, in the torrent's folder
+    info_hash = random_hash()
+    requests.post(f"{running.admin}/seed", json={"hash": info_hash, "name": "Packed.Movie.2020",
+                                                 "files": PACKED_RELEASE}, timeout=5)
+    assert running.add(info_hash, "Packed.Movie.2020") == "Ok."
+    torrent = running.completed(info_hash)
+    root = Path(torrent["content_path"])
+    assert sorted(p.name for p in root.rglob("*") if p.is_file()) == [
+        "Packed.Movie.2020.r00", "Packed.Movie.2020.rar"]
+    assert (root / "Packed.Movie.2020.rar").read_bytes() == expected_bytes(info_hash, 1, 0, 3000)
+    assert (root / "Packed.Movie.2020.r00").read_bytes() == expected_bytes(info_hash, 2, 0, 2000)
+    comment = running.qbit.get(f"{API}/torrents/properties?hash={info_hash}").json["comment"]
+    assert "inside 2 archive file(s)" in comment
+    assert "unpacker" in comment
+
+
+@pytest.mark.settings(downloads={"action": "symlink", "mount_path": "/nonexistent-mount"})
+def test_the_symlink_action_refuses_archives_with_the_reason(running: Running) -> None:
+    packed, single = random_hash(), random_hash()
+    requests.post(f"{running.admin}/seed", json={"hash": packed, "name": "Packed.Movie.2020",
+                                                 "files": PACKED_RELEASE}, timeout=5)
+    files = [{"path": "Pack.S01E01.mkv", "bytes": 3000}, {"path": "Pack.S01E02.mkv",
+                                                          "bytes": 2000}]
+    requests.post(f"{running.admin}/seed", json={"hash": single, "name": "Pack.S01",
+                                                 "files": files, "archive": True}, timeout=5)
+    # the release itself is archives: refused at the add, so the Arr tries another release
+    assert running.add(packed, "Packed.Movie.2020") == "Fails."
+    assert running.info(packed) == {}
+    # the provider packs the selection into one archive later: the torrent fails, and says why
+    assert running.add(single, "Pack.S01") == "Ok."
+    failed = wait_until(lambda: (t := running.info(single)).get("state") == "error" and t,
+                        timeout=30, what="the archive to be refused")
+    comment = running.qbit.get(f"{API}/torrents/properties?hash={single}").json["comment"]
+    assert "one archive" in comment
+    assert "symlink action" in comment
+    assert failed["progress"] < 1
+
+
 @pytest.mark.settings(sandbox={"download_seconds": 6.0},
                       downloads={"poll_interval_seconds": 0.5})
 def test_many_active_torrents_are_polled_with_the_list(running: Running) -> None:

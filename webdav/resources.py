@@ -16,7 +16,7 @@ from wsgidav.dav_error import (
 )
 from wsgidav.dav_provider import DAVCollection, DAVNonCollection, DAVProvider
 
-from browse.identity import file_etag
+from browse.identity import content_type, file_etag
 from browse.stream import RemoteReader
 from browse.tree import FileNode, FolderNode, Group, TorrentNode, Tree
 from core.errors import UpstreamFailed
@@ -133,6 +133,9 @@ class RemoteFile(DAVNonCollection):
 
     def get_content_length(self) -> int:
         return self.node.file.size
+
+    def get_content_type(self) -> str:
+        return content_type(self.name)
 
     def get_etag(self) -> str:
         return file_etag(self.node.torrent, self.node.file)
