@@ -208,3 +208,25 @@ def test_check_config_blames_the_environment_variable_not_the_file(
     result = _run("check-config", "--config", "config.json", **variables)
     assert result.returncode == 2
     assert named in result.stderr, result.stderr
+
+
+def test_the_readme_tells_what_each_sandbox_marker_does() -> None:
+    from debrid.sandbox.catalogue import derived_files, marker_entry
+    readme = (ROOT / "README.md").read_text()
+    section = readme[readme.index("## Trying it with the sandbox"):]
+    section = section[:section.index("\n## ", 4)]
+    name = "Some.Show.S01E01"
+    files = derived_files("ab" * 20, name, 1000)
+    behaviour = {
+        "[uncached]": lambda e: not e.cached, "[infringing]": lambda e: e.infringing,
+        "[magnet_error]": lambda e: e.no_metadata, "[dead]": lambda e: e.dead_after is not None}
+    for marker, shows in behaviour.items():
+        assert f"| `{marker}` |" in section, marker
+        assert shows(marker_entry("ab" * 20, f"{name} {marker}", files, 60.0)), marker
+        assert not shows(marker_entry("ab" * 20, name, files, 60.0)), marker
+    # what a magnet with no marker holds, as the README says
+    assert [f.path for f in files] == [f"/{name}.mkv", f"/Sample/{name}.sample.mkv",
+                                       f"/{name}.nfo"]
+    assert [f.path for f in derived_files("ab" * 20, "Movie.2024.mkv")] == ["/Movie.2024.mkv"]
+    for text in ("<name>.mkv", "Sample/<name>.sample.mkv", "<name>.nfo", "`xl=`"):
+        assert text in section, text
