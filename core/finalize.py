@@ -189,24 +189,24 @@ class Finalizer:
               stale_url: str) -> tuple[ContentStream, str]:
         link = self.links.resolve(torrent.provider, f.link, stale_url=stale_url)
         try:
-            return self.content.open(link.url, offset), link.url
+            return self._connect(link.url, offset), link.url
         except LinkExpired:
             log.info("torrent %s: direct link expired, resolving it again", torrent.hash)
             link = self.links.resolve(torrent.provider, f.link, stale_url=link.url)
-        except ProviderError as exc:
-            if exc.kind is ProviderErrorKind.UNAVAILABLE:
-                raise _Broken(exc, link.url) from None
-            raise
         try:
-            return self.content.open(link.url, offset), link.url
+            return self._connect(link.url, offset), link.url
         except LinkExpired as exc:
             error = ProviderError(f"a fresh direct link also failed ({exc})",
                                   provider=torrent.provider)
             error.kind = ProviderErrorKind.LINK_UNAVAILABLE
             raise error from exc
+
+    def _connect(self, url: str, offset: int) -> ContentStream:
+        try:
+            return self.content.open(url, offset)
         except ProviderError as exc:
             if exc.kind is ProviderErrorKind.UNAVAILABLE:
-                raise _Broken(exc, link.url) from None
+                raise _Broken(exc, url) from None
             raise
 
     # -- symlink ------------------------------------------------------------------------------

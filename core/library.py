@@ -20,7 +20,7 @@ from core.errors import (
 )
 from core.layout import layout_fields
 from core.library_edits import LibraryEdits
-from core.models import Category, NewTorrent, Torrent, TorrentState
+from core.models import LIVE_STATES, Category, NewTorrent, Torrent, TorrentState
 from core.naming import category_is_valid, clean_relpath, display_name, folder_candidates
 from core.ports import Store
 from core.preferences import Preferences
@@ -28,7 +28,6 @@ from core.sources import TorrentSource
 
 log = logging.getLogger(__name__)
 S = TorrentState
-LIVE = (S.QUEUED, S.SUBMITTING, S.RESOLVING, S.DOWNLOADING, S.FINALIZING, S.COMPLETED, S.FAILED)
 VERDICT_POLL_SECONDS = 0.05
 # A batch bigger than this is logged in one line: a line per torrent would cost a batch of
 # thousands seconds (and the engine logs each one as it sends it).
@@ -231,7 +230,7 @@ class Library(LibraryEdits):
         """Remove torrents; with files, also their content and the provider's torrent."""
         chosen = self._select(hashes)
         for torrent in chosen:
-            self.store.transition(torrent.id, LIVE, S.DELETING, self.clock(),
+            self.store.transition(torrent.id, LIVE_STATES, S.DELETING, self.clock(),
                                   delete_files=delete_files, delete_remote=delete_files,
                                   next_check_at=0)
             log.info("torrent %s (%s) deleted by a client (files: %s)", torrent.hash,

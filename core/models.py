@@ -21,6 +21,11 @@ class TorrentState(enum.StrEnum):
 
 SPEED_FRESH = 5.0      # seconds a copy's measured speed stays true without a new measure
 
+# States of a torrent clients see (DELETING is on its way out).
+LIVE_STATES = (TorrentState.QUEUED, TorrentState.SUBMITTING, TorrentState.RESOLVING,
+               TorrentState.DOWNLOADING, TorrentState.FINALIZING, TorrentState.COMPLETED,
+               TorrentState.FAILED)
+
 # States the engine still has work to do in.
 ACTIVE_STATES = frozenset({
     TorrentState.QUEUED, TorrentState.SUBMITTING, TorrentState.RESOLVING,

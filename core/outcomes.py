@@ -12,7 +12,7 @@ from typing import Any
 
 from core.errors import ProviderError, ProviderErrorKind
 from core.finalize import Finalizer
-from core.models import FailureReason, Torrent, TorrentState
+from core.models import LIVE_STATES, FailureReason, Torrent, TorrentState
 from core.policy import Policies
 from core.ports import DebridProvider, Store
 from core.selection import SelectionRules
@@ -38,8 +38,6 @@ REFUSAL_REASONS = {
     K.SLOTS_FULL: FailureReason.SLOTS,
 }
 TRANSIENT = frozenset({K.RATE_LIMITED, K.UNAVAILABLE, K.SLOTS_FULL, K.QUOTA})
-LIVE_STATES = (S.QUEUED, S.SUBMITTING, S.RESOLVING, S.DOWNLOADING, S.FINALIZING, S.COMPLETED,
-               S.FAILED)
 MOVE_TRIES = 5                   # a move that fails this many times in a row is given up
 
 

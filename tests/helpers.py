@@ -34,7 +34,8 @@ def squatter(port: int) -> Iterator[None]:
     """Another program on `port` that resets every connection (a CDN host that is gone)."""
     listener = socket.socket()
     listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-    listener.bind(("127.0.0.1", port))
+    # a killed server's forked workers may hold the port a moment longer than its master
+    wait_until(lambda: _bound(listener, port), timeout=15, what=f"port {port} to be free")
     listener.listen(64)
 
     def refuse() -> None:
@@ -55,6 +56,14 @@ def squatter(port: int) -> Iterator[None]:
             listener.shutdown(socket.SHUT_RDWR)
         listener.close()
         thread.join(5)
+
+
+def _bound(listener: socket.socket, port: int) -> bool:
+    try:
+        listener.bind(("127.0.0.1", port))
+    except OSError:
+        return False
+    return True
 
 
 def free_port() -> int:
