@@ -3,13 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import getpass
 import logging
 import logging.config
 import os
 import signal
-import socket
 import sys
 import threading
 import time
@@ -57,6 +55,7 @@ from debrid import build_provider
 from debrid.cdn import HttpContentSource
 from debrid.sandbox import SandboxOptions, SandboxServer
 from qbit_compat.app_routes import SHUTDOWN_KEY
+from server import machine_names
 from server.proxies import TrustedProxies, parse_networks
 from store.logsink import StoreLogSink
 from store.permissions import private_dir, private_file
@@ -130,14 +129,6 @@ def start_sandboxes(settings: Settings) -> tuple[Settings, list[SandboxServer]]:
                     "provider with your API key to %s to use Real-Debrid.", provider.name,
                     sandbox.api_url, settings.source)
     return settings, [sandbox]
-
-
-def machine_names() -> set[str]:
-    """This machine's own host names (a Host header naming them is this server)."""
-    names = {socket.gethostname()}
-    with contextlib.suppress(OSError):
-        names.add(socket.getfqdn())
-    return names
 
 
 def prepare_password(settings: Settings, store: SqliteStore) -> str:
@@ -280,9 +271,8 @@ def stop_app(app: Flask) -> None:
 def serve(settings: Settings) -> int:
     """Run under gunicorn (gthread workers that read request heads in their poller, see
     server/); the sandbox and password set-up run once here."""
-    from gunicorn.app.base import BaseApplication
-
     from server import connection_limit, head_reading_worker
+    from server.application import Application
 
     settings, sandboxes = start_sandboxes(settings)
     store = open_store(settings.data_dir)
@@ -291,35 +281,29 @@ def serve(settings: Settings) -> int:
     store.close()
     apps: list[Flask] = []
 
-    class DebridgeServer(BaseApplication):  # type: ignore[misc]
-        def load_config(self) -> None:
-            options: dict[str, Any] = {
-                "bind": f"{settings['server.host']}:{settings['server.port']}",
-                "workers": settings["server.workers"],
-                "worker_class": head_reading_worker(settings["server.header_timeout_seconds"],
-                                                    settings["server.body_timeout_seconds"]),
-                "worker_connections": connection_limit(),
-                "threads": settings["server.threads"], "timeout": 120,
-                "graceful_timeout": 15, "keepalive": 5, "accesslog": None, "errorlog": "-",
-                "loglevel": settings["server.log_level"], "proc_name": "debridge",
-                "control_socket_disable": True,   # no runtime-management socket in $HOME
-                "worker_exit": lambda server, worker: [stop_app(a) for a in apps],
-            }
-            for key, value in options.items():
-                self.cfg.set(key, value)
+    def load() -> Flask:
+        app = create_app(settings)
+        # app/shutdown (when qbit.allow_shutdown is on) stops the whole server.
+        app.extensions[SHUTDOWN_KEY] = lambda: os.kill(os.getppid(), signal.SIGTERM)
+        apps.append(app)
+        return app
 
-        def load(self) -> Flask:
-            app = create_app(settings)
-            # app/shutdown (when qbit.allow_shutdown is on) stops the whole server.
-            app.extensions[SHUTDOWN_KEY] = lambda: os.kill(os.getppid(), signal.SIGTERM)
-            apps.append(app)
-            return app
-
+    options: dict[str, Any] = {
+        "bind": f"{settings['server.host']}:{settings['server.port']}",
+        "workers": settings["server.workers"],
+        "worker_class": head_reading_worker(settings["server.header_timeout_seconds"],
+                                            settings["server.body_timeout_seconds"]),
+        "worker_connections": connection_limit(), "threads": settings["server.threads"],
+        "timeout": 120, "graceful_timeout": 15, "keepalive": 5, "accesslog": None,
+        "errorlog": "-", "loglevel": settings["server.log_level"], "proc_name": "debridge",
+        "control_socket_disable": True,   # no runtime-management socket in $HOME
+        "worker_exit": lambda server, worker: [stop_app(a) for a in apps],
+    }
     log.info("Debridge %s listening on http://%s:%d (config %s)", __version__,
              settings["server.host"], settings["server.port"], settings.source)
     master = os.getpid()
     try:
-        DebridgeServer().run()
+        Application(options, load).run()
     finally:
         # Forked workers leave run() through here too; the sandbox thread is the master's.
         if os.getpid() == master:

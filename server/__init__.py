@@ -3,11 +3,21 @@ threads, and forwarded headers believed only from trusted proxies."""
 
 from __future__ import annotations
 
+import contextlib
 import resource
+import socket
 
 from server.worker import HeadReadingWorker, head_reading_worker
 
-__all__ = ["HeadReadingWorker", "connection_limit", "head_reading_worker"]
+__all__ = ["HeadReadingWorker", "connection_limit", "head_reading_worker", "machine_names"]
+
+
+def machine_names() -> set[str]:
+    """This machine's own host names (a Host header naming them is this server)."""
+    names = {socket.gethostname()}
+    with contextlib.suppress(OSError):
+        names.add(socket.getfqdn())
+    return names
 
 
 def connection_limit() -> int:
