@@ -200,7 +200,7 @@ def create_app(settings: Settings, *, start_background: bool = True) -> Flask:
     library = Library(store, downloads_folder=settings.downloads_folder,
                       default_provider=settings.providers[0].name,
                       add_wait_seconds=settings["qbit.add_wait_seconds"], wake=engine.wake,
-                      waits_for_slot=lifecycle.slots.waits,
+                      waits_for_slot=lifecycle.waits_for_slot,
                       must_be_cached=lifecycle.must_be_cached)
     authenticator = Authenticator(store, AuthPolicy(
         username=settings["auth.username"], password_hash=prepare_password(settings, store),

@@ -200,9 +200,11 @@ class Tree:
         return root
 
     def resolve(self, path: str) -> Group | TorrentNode | FolderNode | FileNode | None:
-        """The node at a '/'-separated path below the tree's root ('' is the root: None)."""
+        """The node at a '/'-separated path below the tree's root ('' is the root: None).
+        Every surface resolves paths here: a '.', '..', NUL or backslash in a part is never
+        a name of the tree (names are made safe), so such a path is nothing."""
         parts = [p for p in path.split("/") if p]
-        if not parts or any(p in (".", "..") or "\x00" in p for p in parts):
+        if not parts or any(p in (".", "..") or "\x00" in p or "\\" in p for p in parts):
             return None
         group = self.group(parts[0])
         if group is None or len(parts) == 1:

@@ -99,7 +99,7 @@ class Engine:
     def stop(self, timeout: float = 10.0) -> None:
         """Stop dispatching, interrupt transfers (they resume later) and release the lease."""
         self._stop.set()
-        self.lifecycle.finalizer.stopping.set()
+        self.lifecycle.stop_transfers()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)

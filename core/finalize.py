@@ -14,7 +14,7 @@ from core.errors import LinkExpired, ProviderError, ProviderErrorKind
 from core.layout import PART_SUFFIX, content_dir, target_of
 from core.links import LinkResolver
 from core.models import FailureReason, Torrent, TorrentFile, TorrentState
-from core.ports import ContentSource, ContentStream, Store
+from core.ports import ContentSource, ContentStream, DirectLink, Store
 
 log = logging.getLogger(__name__)
 CHUNK_BYTES = 1 << 20
@@ -101,6 +101,14 @@ class Finalizer:
         self.symlink_timeout = symlink_timeout
         self.clock = clock
         self.stopping = threading.Event()
+
+    def stop(self) -> None:
+        """Interrupt the transfers in progress (they resume from their part files later)."""
+        self.stopping.set()
+
+    def resolve(self, provider: str, link: str) -> DirectLink:
+        """The direct link of a provider link (the shared link cache)."""
+        return self.links.resolve(provider, link)
 
     def run(self, torrent: Torrent) -> Outcome:
         root = content_dir(torrent)

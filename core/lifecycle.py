@@ -57,6 +57,14 @@ class Lifecycle(Submission, Polling):
         except OSError as exc:
             self._local_failed(torrent, exc)
 
+    def stop_transfers(self) -> None:
+        """Debridge is stopping: copies in progress stop where they are."""
+        self.finalizer.stop()
+
+    def waits_for_slot(self, torrent: Torrent) -> bool:
+        """The torrent is queued for a provider slot (an add's verdict need not wait)."""
+        return self.slots.waits(torrent)
+
     def refresh(self, provider: str, torrents: Sequence[Torrent]) -> None:
         """Refresh torrents waiting on `provider` with one list call (background work)."""
         try:

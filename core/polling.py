@@ -274,7 +274,7 @@ class Polling(Outcomes):
                       f"{packed} selected files into one archive; {ARCHIVES_NOT_LINKED}")
             return False
         link = remote.links[0]
-        direct = self.finalizer.links.resolve(torrent.provider, link)
+        direct = self.finalizer.resolve(torrent.provider, link)
         name = sanitize_component(direct.filename) or f"{torrent.folder or torrent.hash}.rar"
         inner = [f.path for f in current.files if f.selected]
         files = [TorrentFile(index=f.index, path=f.path, size=f.size, selected=False,

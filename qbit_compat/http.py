@@ -200,12 +200,18 @@ def number(params: Mapping[str, str], name: str, default: float) -> float:
     return parsed if math.isfinite(parsed) else default
 
 
-def hash_list(params: Mapping[str, str], name: str = "hashes") -> list[str] | None:
-    """`a|b|c` (case-insensitive) or `all` (None = every torrent); 400 when missing."""
-    value = required(params, name).strip()
-    if value.lower() == "all":
+def split_hashes(value: str) -> list[str] | None:
+    """`a|b|c` as sent (stripped), or None for `all` (every torrent)."""
+    if value.strip().lower() == "all":
         return None
-    return [h.strip().lower() for h in value.split("|") if h.strip()]
+    return [h.strip() for h in value.split("|") if h.strip()]
+
+
+def hash_list(params: Mapping[str, str], name: str = "hashes") -> list[str] | None:
+    """The `hashes` (or `id`) parameter: info-hashes, case-insensitive, or None for `all`;
+    400 when missing."""
+    hashes = split_hashes(required(params, name))
+    return None if hashes is None else [h.lower() for h in hashes]
 
 
 def form_or_query(method: str, form: MultiDict[str, str],

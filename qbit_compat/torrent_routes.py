@@ -15,12 +15,14 @@ from qbit_compat.http import (
     QbitError,
     bad_request,
     flag,
+    hash_list,
     integer,
     json_array,
     json_bytes_response,
     json_response,
     required,
     services,
+    split_hashes,
     text,
 )
 from qbit_compat.routing import endpoint
@@ -65,10 +67,7 @@ def _sort_key(value: Any) -> tuple[int, Any]:
 @endpoint("torrents/info")
 def info(params: MultiDict[str, str]) -> Response:
     category = params.get("category")          # present but empty = uncategorised
-    hashes_text = params.get("hashes")
-    hashes = None
-    if hashes_text is not None and hashes_text.strip().lower() != "all":
-        hashes = [h.strip().lower() for h in hashes_text.split("|") if h.strip()]
+    hashes = hash_list(params) if "hashes" in params else None   # optional here
     torrents = services().library.torrents(category=category, hashes=hashes)
     tag = params.get("tag")
     if tag is not None:
@@ -166,9 +165,7 @@ def piece_hashes(params: MultiDict[str, str]) -> Response:
 
 def _limits(params: MultiDict[str, str], field: str) -> Response:
     """{hash as sent: limit}; 0 is unlimited, -1 an unknown hash (as qBittorrent answers)."""
-    asked = required(params, "hashes")
-    names = None if asked.strip().lower() == "all" else [
-        h.strip() for h in asked.split("|") if h.strip()]
+    names = split_hashes(required(params, "hashes"))
     known = {t.hash: getattr(t, field) for t in
              services().library.torrents(hashes=None if names is None else names)}
     if names is None:

@@ -202,13 +202,14 @@ class TreeProvider(DAVProvider):
 
     def get_resource_inst(self, path: str, environ: dict[str, Any]) -> Any:
         parts = [p for p in path.split("/") if p]
-        if any(p in (".", "..") or "\x00" in p or "\\" in p for p in parts):
-            return None
-        resource: Any = RootCollection("/", environ, self)
-        for part in parts:
-            if not isinstance(resource, _Collection):
-                return None
-            resource = resource.get_member(part)
-            if resource is None:
-                return None
-        return resource
+        if not parts:
+            return RootCollection("/", environ, self)
+        node = self.tree.resolve(path)          # the tree's resolver, as REST browse uses
+        canonical = "/" + "/".join(parts)
+        if isinstance(node, Group):
+            return GroupCollection(canonical, environ, self, node)
+        if isinstance(node, TorrentNode | FolderNode):
+            return FolderCollection(canonical, environ, self, node)
+        if isinstance(node, FileNode):
+            return RemoteFile(canonical, environ, self, node)
+        return None
