@@ -260,6 +260,31 @@ class Library(LibraryEdits):
     def count(self) -> int:
         return self.store.count_torrents()
 
+    def torrent_file(self, info_hash: str) -> bytes | None:
+        """The .torrent a torrent was added from (None: added as a magnet)."""
+        return self.store.torrent_file_of(self.torrent(info_hash, with_files=False).id)
+
+    def revision(self) -> int:
+        """The revision of the latest change a client can see (sync/maindata's rid)."""
+        return self.store.revision()
+
+    def changed_since(self, revision: int) -> list[Torrent]:
+        """Torrents changed after `revision`, and every torrent still in progress (what a
+        client sees of those moves with time: speed, ETA, queue rank)."""
+        return self.store.torrents_changed_since(revision, or_active=True)
+
+    def hashes(self) -> set[str]:
+        return self.store.live_hashes()
+
+    def transfer_totals(self) -> tuple[int, int]:
+        """(bytes fetched so far, current speed of the active torrents)."""
+        return self.store.transfer_sums()
+
+    def log_since(self, last_known_id: int,
+                  types: Iterable[int]) -> list[tuple[int, int, int, str]]:
+        """Operator messages after `last_known_id`: (id, time, type, message)."""
+        return self.store.log_since(last_known_id, types)
+
     def queue_ranks(self) -> dict[int, int]:
         """Each incomplete torrent's place in the download queue, from 1 (qBittorrent
         numbers only the torrents in the queue)."""

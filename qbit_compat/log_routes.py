@@ -14,7 +14,7 @@ TYPES = (("normal", 1), ("info", 2), ("warning", 4), ("critical", 8))
 @endpoint("log/main")
 def main(params: MultiDict[str, str]) -> Response:
     wanted = [kind for name, kind in TYPES if flag(params, name, default=True)]
-    entries = services().library.store.log_since(integer(params, "last_known_id", -1), wanted)
+    entries = services().library.log_since(integer(params, "last_known_id", -1), wanted)
     return json_response([{"id": entry_id, "message": message, "timestamp": stamp,
                            "type": kind} for entry_id, stamp, kind, message in entries])
 

@@ -112,8 +112,7 @@ def _delta(snapshot: Snapshot, current: int) -> dict[str, Any]:
     """Only what changed since the snapshot: torrents re-read by revision (and the ones in
     progress, whose speed, ETA and queue rank move with time), not all of them."""
     library = services().library
-    store = library.store
-    changed = store.torrents_changed_since(snapshot.rid, or_active=True)
+    changed = library.changed_since(snapshot.rid)
     entries = _entries(changed)
     if entries and not snapshot.keys:
         snapshot.keys = tuple(sorted(next(iter(entries.values()))))
@@ -124,8 +123,8 @@ def _delta(snapshot: Snapshot, current: int) -> dict[str, Any]:
     for torrent in changed:
         touched |= snapshot.set_trackers(torrent.hash, torrent.trackers)
     removed: list[str] = []
-    if store.count_torrents() != len(snapshot.torrents) or new:
-        live = store.live_hashes()
+    if library.count() != len(snapshot.torrents) or new:
+        live = library.hashes()
         removed = [h for h in snapshot.torrents if h not in live]
         for info_hash in removed:
             del snapshot.torrents[info_hash]
@@ -157,7 +156,7 @@ def maindata(params: MultiDict[str, str]) -> Response:
     """Everything when the rid is 0 or not the one last sent to this session; otherwise only
     the fields, categories, tags and trackers that changed, and what was removed."""
     rid = integer(params, "rid", 0)
-    current = services().library.store.revision()   # read first: later changes are re-sent
+    current = services().library.revision()   # read first: later changes are re-sent
     snapshot = SNAPSHOTS.take(_session_key(), rid) if rid > 0 else None
     if snapshot is None:
         return json_bytes_response(_full(current))

@@ -158,9 +158,8 @@ def piece_states(params: MultiDict[str, str]) -> Response:
 
 @endpoint("torrents/pieceHashes")
 def piece_hashes(params: MultiDict[str, str]) -> Response:
-    torrent = services().library.torrent(required(params, "hash"), with_files=False)
     return json_response(serialize.piece_hashes(
-        services().library.store.torrent_file_of(torrent.id)))
+        services().library.torrent_file(required(params, "hash"))))
 
 
 def _limits(params: MultiDict[str, str], field: str) -> Response:
@@ -192,13 +191,12 @@ def count(params: MultiDict[str, str]) -> Response:
 @endpoint("torrents/export")
 def export(params: MultiDict[str, str]) -> Response:
     """The .torrent a torrent was added from; magnets carry no metainfo to export."""
-    library = services().library
-    torrent = library.torrent(required(params, "hash"), with_files=False)
-    data = library.store.torrent_file_of(torrent.id)
+    info_hash = required(params, "hash")
+    data = services().library.torrent_file(info_hash)
     if data is None:
         raise QbitError(409, "Unable to export torrent file. Error: it was added as a magnet "
                              "link and Debridge keeps no metainfo for it")
     if persona().stop_start:
         return Response(data, content_type="application/x-bittorrent", headers={
-            "Content-Disposition": f'attachment; filename="{torrent.hash}.torrent"'})
+            "Content-Disposition": f'attachment; filename="{info_hash.lower()}.torrent"'})
     return Response(data, content_type="text/plain; charset=UTF-8")

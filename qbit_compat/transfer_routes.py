@@ -26,7 +26,7 @@ def _limits() -> dict[str, Any]:
 def transfer_totals() -> dict[str, Any]:
     """transfer/info: what Debridge moves is the provider's and the local copy's bytes."""
     limits = _limits()
-    fetched, speed = services().library.store.transfer_sums()
+    fetched, speed = services().library.transfer_totals()
     return {
         "connection_status": "connected",
         "dht_nodes": 0,
