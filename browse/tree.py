@@ -12,27 +12,14 @@ import re
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Protocol
 
 from core.models import TreeEntry, TreeFile
 from core.naming import sanitize_component
+from core.ports import TreeStore
 
 ALL, BAD = "__all__", "__bad__"
 BAD_LIMIT = 10_000            # failed torrents listed in __bad__ (newest first)
 _SUFFIXED = re.compile(r"^(.*) \[[^\[\]]+\]$")
-
-
-class TreeStore(Protocol):
-    """The store queries the tree reads (implemented by store.SqliteStore)."""
-
-    def tree_stamp(self) -> tuple[int, int]: ...
-    def tree_categories(self) -> list[str]: ...
-    def tree_all(self) -> tuple[list[TreeEntry], list[TreeEntry]]: ...
-    def tree_all_named(self, base: str) -> tuple[TreeEntry | None, list[TreeEntry]]: ...
-    def tree_all_folders(self, names: list[str]) -> tuple[set[str], set[str]]: ...
-    def tree_category(self, category: str, folder: str | None = None) -> list[TreeEntry]: ...
-    def tree_bad(self, limit: int) -> tuple[list[TreeEntry], list[TreeEntry]]: ...
-    def tree_files(self, entry: TreeEntry) -> list[TreeFile]: ...
 
 
 @dataclass(frozen=True)

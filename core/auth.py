@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from core.errors import LoginBanned
-from core.ports import Store
+from core.ports import AuthStore, MetaStore
 
 log = logging.getLogger(__name__)
 PASSWORD_META_KEY = "auth.password_hash"  # noqa: S105 (a table key)
@@ -49,7 +49,7 @@ def generate_password() -> str:
     return secrets.token_urlsafe(12)
 
 
-def resolve_password_hash(store: Store, configured: str) -> tuple[str, str | None]:
+def resolve_password_hash(store: MetaStore, configured: str) -> tuple[str, str | None]:
     """The hash to check logins against ("" = the stored generated one), and a newly
     generated password to print once (else None).
 
@@ -65,7 +65,7 @@ def resolve_password_hash(store: Store, configured: str) -> tuple[str, str | Non
     return "", None   # another process generated it first
 
 
-def reset_generated_password(store: Store) -> str:
+def reset_generated_password(store: AuthStore) -> str:
     """A new generated password; the old one and every session made with it stop working
     at once (in every process: the hash and the sessions live in the store)."""
     password = generate_password()
@@ -74,7 +74,7 @@ def reset_generated_password(store: Store) -> str:
     return password
 
 
-def forget_sessions_if_credentials_changed(store: Store, username: str,
+def forget_sessions_if_credentials_changed(store: AuthStore, username: str,
                                            configured_password: str) -> bool:
     """At start: when the login or the configured password differs from the one the stored
     sessions were made with, end them all (a changed password locks out the old one's
@@ -94,7 +94,7 @@ def generate_api_key() -> str:
     return secrets.token_hex(24)
 
 
-def reset_api_key(store: Store) -> str:
+def reset_api_key(store: AuthStore) -> str:
     """A new API key (only its digest is stored); the previous one stops working at once,
     and so do the sessions logged in before (a leaked secret rotated ends them all)."""
     key = generate_api_key()
@@ -103,7 +103,7 @@ def reset_api_key(store: Store) -> str:
     return key
 
 
-def ensure_api_key(store: Store, configured: str) -> str | None:
+def ensure_api_key(store: MetaStore, configured: str) -> str | None:
     """Generate an API key at first start when none is configured; returns it to print once."""
     if configured or store.get_meta(API_KEY_META_KEY):
         return None
@@ -128,7 +128,7 @@ class AuthPolicy:
 class Authenticator:
     """qBittorrent-style logins: sessions live in the store (as hashes), bans per address."""
 
-    def __init__(self, store: Store, policy: AuthPolicy,
+    def __init__(self, store: AuthStore, policy: AuthPolicy,
                  clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.policy = policy

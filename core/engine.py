@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from core.lifecycle import Lifecycle, backoff
 from core.models import Torrent, TorrentState
 from core.polling import LIST_POLL_MIN
-from core.ports import Store
+from core.ports import EngineStore
 
 log = logging.getLogger(__name__)
 
@@ -71,7 +71,7 @@ def _is_zombie(pid: int) -> bool:
 class Engine:
     """Runs Lifecycle steps for due torrents on thread pools, in the lease-holding process."""
 
-    def __init__(self, store: Store, lifecycle: Lifecycle, *, transfer_threads: int,
+    def __init__(self, store: EngineStore, lifecycle: Lifecycle, *, transfer_threads: int,
                  download_action: bool, clock: Callable[[], float] = time.time,
                  owner: str | None = None, jobs: Sequence[PeriodicJob] = ()) -> None:
         self.store = store

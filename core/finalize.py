@@ -14,7 +14,7 @@ from core.errors import LinkExpired, ProviderError, ProviderErrorKind
 from core.layout import PART_SUFFIX, content_dir, target_of
 from core.links import LinkResolver
 from core.models import FailureReason, Torrent, TorrentFile, TorrentState
-from core.ports import ContentSource, ContentStream, DirectLink, Store
+from core.ports import ContentSource, ContentStream, DirectLink, TorrentStore
 
 log = logging.getLogger(__name__)
 CHUNK_BYTES = 1 << 20
@@ -55,7 +55,7 @@ class _Meter:
     """Tracks the bytes on disk, writes progress (those bytes / the wanted bytes) about once a
     second, and checks for cancellation."""
 
-    def __init__(self, store: Store, torrent: Torrent, total: int, done: int,
+    def __init__(self, store: TorrentStore, torrent: Torrent, total: int, done: int,
                  clock: Callable[[], float], stopping: threading.Event) -> None:
         self.store, self.torrent, self.total, self.done = store, torrent, max(total, 1), done
         self.clock, self.stopping = clock, stopping
@@ -90,8 +90,8 @@ class _Meter:
 class Finalizer:
     """The completion actions of design.md: `download` and `symlink`."""
 
-    def __init__(self, store: Store, links: LinkResolver, content: ContentSource, action: str,
-                 mount_path: Path | None, symlink_timeout: float,
+    def __init__(self, store: TorrentStore, links: LinkResolver, content: ContentSource,
+                 action: str, mount_path: Path | None, symlink_timeout: float,
                  clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.links = links

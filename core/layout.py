@@ -17,7 +17,7 @@ from pathlib import Path
 
 from core.models import Torrent, TorrentFile
 from core.naming import has_root_folder
-from core.ports import Store
+from core.ports import TorrentStore
 
 PART_SUFFIX = ".debridge-part"   # files keep this suffix until every byte is written
 
@@ -75,7 +75,7 @@ def _remove(path: Path, root: Path, keep_root: bool) -> None:
     prune_empty(path.parent, root, including_stop=not keep_root)
 
 
-def sync_layout(store: Store, torrent: Torrent) -> None:
+def sync_layout(store: TorrentStore, torrent: Torrent) -> None:
     """Make the disk match the store: move placed files to their targets, remove the ones a
     client deselected, then record the new root and clear layout_dirty."""
     old_root = Path(torrent.placed_root) if torrent.placed_root else None

@@ -22,7 +22,7 @@ from core.layout import layout_fields
 from core.library_edits import LibraryEdits
 from core.models import LIVE_STATES, Category, NewTorrent, Torrent, TorrentState
 from core.naming import category_is_valid, clean_relpath, display_name, folder_candidates
-from core.ports import Store
+from core.ports import LibraryStore
 from core.preferences import Preferences
 from core.sources import TorrentSource
 
@@ -59,7 +59,7 @@ class AddOptions:
 class Library(LibraryEdits):
     """The torrent library as clients see it."""
 
-    def __init__(self, store: Store, *, downloads_folder: Path, default_provider: str,
+    def __init__(self, store: LibraryStore, *, downloads_folder: Path, default_provider: str,
                  add_wait_seconds: float, wake: Callable[[], None],
                  clock: Callable[[], float] = time.time,
                  waits_for_slot: Callable[[Torrent], bool] = lambda _: False,

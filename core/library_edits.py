@@ -24,7 +24,7 @@ from core.errors import (
 )
 from core.models import Torrent, TorrentState
 from core.naming import clean_relpath, display_name, sanitize_component
-from core.ports import Store
+from core.ports import LibraryStore
 from core.preferences import Preferences
 
 S = TorrentState
@@ -37,7 +37,7 @@ SELECTABLE_STATES = (S.QUEUED, S.SUBMITTING, S.RESOLVING)
 class LibraryEdits:
     """Mixed into Library: needs its store, clock, wake and wait_for."""
 
-    store: Store
+    store: LibraryStore
     clock: Callable[[], float]
     wake: Callable[[], None]
     preferences: Preferences

@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from core.errors import ProviderError, ProviderErrorKind
-from core.ports import DebridProvider, RemoteTorrent, Store
+from core.ports import DebridProvider, RemoteTorrent, SyncStore
 from core.priority import Priority, work_priority
 
 log = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ class SyncReport:
 class LibrarySync:
     """Imports and refreshes the account torrents of every provider."""
 
-    def __init__(self, store: Store, providers: Mapping[str, DebridProvider],
+    def __init__(self, store: SyncStore, providers: Mapping[str, DebridProvider],
                  details_per_sync: int, clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.providers = providers

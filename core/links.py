@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping
 
-from core.ports import DebridProvider, DirectLink, Store
+from core.ports import DebridProvider, DirectLink, LinkStore
 
 log = logging.getLogger(__name__)
 
@@ -19,7 +19,7 @@ class LinkResolver:
     readers starting together cost one provider call.
     """
 
-    def __init__(self, store: Store, providers: Mapping[str, DebridProvider],
+    def __init__(self, store: LinkStore, providers: Mapping[str, DebridProvider],
                  clock: Callable[[], float] = time.time) -> None:
         self._store = store
         self._providers = providers

@@ -14,7 +14,7 @@ from core.errors import ProviderError, ProviderErrorKind
 from core.finalize import Finalizer
 from core.models import LIVE_STATES, FailureReason, Torrent, TorrentState
 from core.policy import Policies
-from core.ports import DebridProvider, Store
+from core.ports import DebridProvider, EngineStore
 from core.selection import SelectionRules
 from core.slots import SlotGate
 
@@ -65,7 +65,7 @@ def backoff(attempts: int, base: float = 1.0) -> float:
 class Outcomes:
     """The state every step needs, and the ways a step ends."""
 
-    def __init__(self, store: Store, providers: Mapping[str, DebridProvider],
+    def __init__(self, store: EngineStore, providers: Mapping[str, DebridProvider],
                  finalizer: Finalizer, config: EngineConfig, slots: SlotGate,
                  clock: Callable[[], float] = time.time) -> None:
         self.store = store

@@ -7,7 +7,16 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
-from core.models import Category, NewTorrent, Torrent, TorrentFile, TorrentState
+from core.models import (
+    Category,
+    ImportedTorrent,
+    NewTorrent,
+    Torrent,
+    TorrentFile,
+    TorrentState,
+    TreeEntry,
+    TreeFile,
+)
 
 
 class RemoteStatus(enum.StrEnum):
@@ -175,21 +184,19 @@ class ContentSource(Protocol):
     def open(self, url: str, offset: int, end: int | None = None) -> ContentStream: ...
 
 
-class Store(Protocol):
-    """Persistence the domain relies on (implemented by store.SqliteStore)."""
+# -- the store, by noun: each part of the domain asks for the Protocols it uses ------------------
+class TorrentStore(Protocol):
+    """Torrents, their files and tags (a change bumps the revision clients sync against)."""
 
-    # torrents
     def add_torrent(self, new: NewTorrent, now: float) -> Torrent: ...
 
     def add_torrents(self, news: Sequence[NewTorrent], now: float) -> list[Torrent]:
-        """One transaction; hashes already live (or repeated) are skipped; no files."""
+        """Add a batch in one transaction, skipping hashes already live or repeated."""
         ...
 
     def get_torrent(self, torrent_id: int, *, with_files: bool = False) -> Torrent | None: ...
 
-    def get_torrents(self, ids: Iterable[int]) -> dict[int, Torrent]:
-        """Several torrents by id in one query (no files); missing ids are left out."""
-        ...
+    def get_torrents(self, ids: Iterable[int]) -> dict[int, Torrent]: ...
 
     def get_by_hash(self, info_hash: str, *, with_files: bool = False) -> Torrent | None: ...
 
@@ -201,7 +208,9 @@ class Store(Protocol):
     def update_torrent(self, torrent_id: int, **fields: Any) -> None: ...
 
     def transition(self, torrent_id: int, from_states: Iterable[TorrentState],
-                   to_state: TorrentState, now: float, **fields: Any) -> bool: ...
+                   to_state: TorrentState, now: float, **fields: Any) -> bool:
+        """Compare-and-set: move to `to_state` only from one of `from_states`."""
+        ...
 
     def set_files(self, torrent_id: int, files: Iterable[TorrentFile]) -> None: ...
 
@@ -209,29 +218,61 @@ class Store(Protocol):
 
     def claim_folder(self, torrent_id: int, candidates: Sequence[str]) -> str: ...
 
-    def due_torrents(self, now: float, limit: int) -> list[Torrent]: ...
-
     def delete_torrent_row(self, torrent_id: int) -> None: ...
 
     def provider_id_users(self, provider: str, provider_torrent_id: str) -> int: ...
 
     def set_tags(self, torrent_id: int, tags: Iterable[str]) -> None: ...
 
+    def torrent_file_of(self, torrent_id: int) -> bytes | None: ...
+
+    def count_torrents(self) -> int: ...
+
+    def live_hashes(self) -> set[str]: ...
+
     def download_queue(self) -> list[int]: ...
 
-    # categories and tags
+    def revision(self) -> int: ...
+
+    def torrents_changed_since(self, rev: int, *, or_active: bool = False) -> list[Torrent]: ...
+
+    def transfer_sums(self) -> tuple[int, int]: ...
+
+
+class CategoryStore(Protocol):
+    """qBittorrent's categories and tags."""
+
     def list_categories(self) -> list[Category]: ...
 
     def get_category(self, name: str) -> Category | None: ...
 
-    def create_category(self, name: str, save_path: str) -> bool: ...
+    def create_category(self, name: str, save_path: str,
+                        download_path: str | bool | None = None) -> bool: ...
+
+    def edit_category(self, name: str, save_path: str,
+                      download_path: str | bool | None = None) -> bool: ...
+
+    def remove_categories(self, names: Iterable[str]) -> None: ...
 
     def list_tags(self) -> list[str]: ...
 
-    # sessions, bans, settings kept at run time, leases, links
+    def create_tags(self, tags: Iterable[str]) -> None: ...
+
+    def delete_tags(self, tags: Iterable[str]) -> None: ...
+
+
+class MetaStore(Protocol):
+    """Small values kept at run time (generated credentials, preferences, job times)."""
+
     def get_meta(self, key: str) -> str | None: ...
 
+    def set_meta(self, key: str, value: str) -> None: ...
+
     def set_meta_if_absent(self, key: str, value: str) -> bool: ...
+
+
+class SessionStore(Protocol):
+    """qBittorrent sessions (by the hash of their id) and failed-login bans."""
 
     def create_session(self, sid_hash: str, username: str, now: float) -> None: ...
 
@@ -252,15 +293,113 @@ class Store(Protocol):
 
     def purge_login_failures(self, before: float) -> None: ...
 
-    def set_meta(self, key: str, value: str) -> None: ...
+
+class ImportedStore(Protocol):
+    """The account's torrents Debridge did not add (library sync), and their files."""
+
+    def upsert_imported(self, provider: str, remotes: Sequence[RemoteTorrent],
+                        generation: int, now: float) -> tuple[int, int]: ...
+
+    def finish_import_pass(self, provider: str, generation: int) -> int: ...
+
+    def imported_needing_details(self, provider: str, limit: int) -> list[ImportedTorrent]: ...
+
+    def set_imported_files(self, provider: str, remote_id: str,
+                           files: Sequence[RemoteFile]) -> None: ...
+
+    def delete_imported(self, provider: str, remote_id: str) -> None: ...
+
+    def imported_by_hash(self, provider: str, info_hash: str) -> ImportedTorrent | None: ...
+
+    def imported_uses(self, provider: str, remote_id: str) -> bool: ...
+
+    def import_from_entry(self, torrent: Torrent, now: float) -> None: ...
+
+
+class ScheduleStore(Protocol):
+    """What the engine works on next, the provider slots in use, and the lease that lets one
+    process at a time do it."""
+
+    def due_torrents(self, now: float, limit: int) -> list[Torrent]: ...
+
+    def next_due_at(self, exclude: Iterable[int] = ()) -> float | None: ...
+
+    def torrents_waiting_on(self, provider: str) -> list[Torrent]: ...
+
+    def active_at_provider(self, provider: str | None = None) -> int: ...
+
+    def starting_ahead(self, torrent: Torrent, since: float) -> int: ...
+
+    def queue_ahead(self, torrent: Torrent) -> int: ...
 
     def acquire_lease(self, name: str, owner: str, ttl: float, now: float,
                       steal_from_dead: bool = False) -> bool: ...
 
     def release_lease(self, name: str, owner: str) -> None: ...
 
+    def lease_holder(self, name: str, now: float) -> str | None: ...
+
+
+class LinkStore(Protocol):
+    """Resolved direct links, by provider and provider link."""
+
     def get_link(self, provider: str, source: str, now: float) -> DirectLink | None: ...
 
     def put_link(self, provider: str, source: str, link: DirectLink) -> None: ...
 
     def drop_link(self, provider: str, source: str) -> None: ...
+
+
+class LogStore(Protocol):
+    """Operator messages (qBittorrent's log/main)."""
+
+    def append_log(self, entries: Iterable[tuple[int, int, str]], keep: int) -> None: ...
+
+    def log_since(self, last_known_id: int,
+                  types: Iterable[int]) -> list[tuple[int, int, int, str]]: ...
+
+
+class TreeStore(Protocol):
+    """The queries the browse tree reads."""
+
+    def tree_stamp(self) -> tuple[int, int]: ...
+
+    def tree_categories(self) -> list[str]: ...
+
+    def tree_all(self) -> tuple[list[TreeEntry], list[TreeEntry]]: ...
+
+    def tree_all_named(self, base: str) -> tuple[TreeEntry | None, list[TreeEntry]]: ...
+
+    def tree_all_folders(self, names: list[str]) -> tuple[set[str], set[str]]: ...
+
+    def tree_category(self, category: str, folder: str | None = None) -> list[TreeEntry]: ...
+
+    def tree_bad(self, limit: int) -> tuple[list[TreeEntry], list[TreeEntry]]: ...
+
+    def tree_files(self, entry: TreeEntry) -> list[TreeFile]: ...
+
+
+# What each user of the store needs, together.
+class AuthStore(SessionStore, MetaStore, Protocol):
+    """Logins, sessions and bans, and the generated credentials."""
+
+
+class SlotStore(ScheduleStore, MetaStore, Protocol):
+    """The provider slots in use, and each provider's slot count learnt from it."""
+
+
+class SyncStore(ImportedStore, MetaStore, Protocol):
+    """Library sync: the imported torrents, and when each provider was last listed."""
+
+
+class LibraryStore(TorrentStore, CategoryStore, MetaStore, LogStore, Protocol):
+    """What the library's use cases read and write."""
+
+
+class EngineStore(TorrentStore, ScheduleStore, ImportedStore, LinkStore, MetaStore, Protocol):
+    """What the engine, its steps and library sync read and write."""
+
+
+class Store(EngineStore, CategoryStore, SessionStore, LogStore, TreeStore, BudgetStore,
+            Protocol):
+    """All of it (implemented by store.SqliteStore)."""

@@ -14,7 +14,7 @@ from typing import Any
 
 from core.errors import InvalidInput
 from core.naming import LAYOUTS
-from core.ports import Store
+from core.ports import MetaStore
 
 META_KEY = "qbit.preferences"
 
@@ -88,7 +88,7 @@ def _coerce(key: str, kind: type, value: Any) -> Any:
 class Preferences:
     """Read and change the stored preferences."""
 
-    def __init__(self, store: Store) -> None:
+    def __init__(self, store: MetaStore) -> None:
         self.store = store
 
     def stored(self) -> dict[str, Any]:

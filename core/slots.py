@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 
 from core.errors import ProviderError
 from core.models import Torrent
-from core.ports import DebridProvider, Store
+from core.ports import DebridProvider, SlotStore
 
 log = logging.getLogger(__name__)
 SLOTS_TTL = 60.0          # re-read the provider's slots this often while torrents wait
@@ -27,8 +27,8 @@ START_WAIT = 60.0         # a torrent ahead that has not started after this long
 class SlotGate:
     """Decides whether a queued torrent may be sent to its provider now."""
 
-    def __init__(self, store: Store, providers: Mapping[str, DebridProvider], max_active: int,
-                 queue_limit: Callable[[], int | None],
+    def __init__(self, store: SlotStore, providers: Mapping[str, DebridProvider],
+                 max_active: int, queue_limit: Callable[[], int | None],
                  clock: Callable[[], float] = time.time) -> None:
         self.store = store
         self.providers = providers

@@ -7,9 +7,11 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from tenacity import retry, retry_if_exception, stop_after_delay, wait_random
 
+from core.ports import Store
 from store.accounts import AccountQueries
 from store.budgets import BudgetQueries
 from store.imported import ImportedQueries
@@ -92,6 +94,11 @@ class SqliteStore(TorrentQueries, AccountQueries, BudgetQueries, ImportedQueries
                     conn.close()
             self._all.clear()
         self._local = threading.local()
+
+
+if TYPE_CHECKING:
+    # mypy proves here that the SQLite store implements every port core declares
+    _PORTS: Store = SqliteStore(Path())
 
 
 def open_store(data_dir: Path) -> SqliteStore:
