@@ -130,8 +130,10 @@ class ImportedQueries:
 
     def import_from_entry(self, torrent: Torrent, now: float) -> None:
         """A client entry goes but its provider torrent stays: keep it in the library."""
-        ready = torrent.progress >= 0.9
+        # the provider has finished it once every selected file has its link (the entry is
+        # already being deleted here, so its state no longer tells)
         selected = [f for f in torrent.files if f.selected]
+        ready = bool(selected) and all(f.link for f in selected)
         with self._tx() as conn:
             conn.execute(
                 "INSERT INTO imported_torrents (provider, remote_id, hash, name, size, status, "
