@@ -267,6 +267,11 @@ def stop_app(app: Flask) -> None:
     runtime.stop()
 
 
+def stop_apps(apps: list[Flask]) -> None:
+    for app in apps:
+        stop_app(app)
+
+
 # -- serving ----------------------------------------------------------------------------------
 def serve(settings: Settings) -> int:
     """Run under gunicorn (gthread workers that read request heads in their poller, see
@@ -297,7 +302,7 @@ def serve(settings: Settings) -> int:
         "timeout": 120, "graceful_timeout": 15, "keepalive": 5, "accesslog": None,
         "errorlog": "-", "loglevel": settings["server.log_level"], "proc_name": "debridge",
         "control_socket_disable": True,   # no runtime-management socket in $HOME
-        "worker_exit": lambda server, worker: [stop_app(a) for a in apps],
+        "worker_exit": lambda server, worker: stop_apps(apps),
     }
     log.info("Debridge %s listening on http://%s:%d (config %s)", __version__,
              settings["server.host"], settings["server.port"], settings.source)

@@ -11,8 +11,9 @@ from werkzeug.wsgi import FileWrapper
 
 from api.http import BadRequest, NotFound, blueprint, error, services
 from browse.identity import content_type, file_etag
-from browse.tree import ALL, FileNode, FolderNode, Group, TorrentNode
+from browse.tree import ALL
 from core.errors import UpstreamFailed
+from core.models import FileNode, FolderNode, Group, TorrentNode
 
 MAX_PAGE = 10_000
 DOWNLOAD_BLOCK = 1 << 20
@@ -108,8 +109,9 @@ def browse_download(torrent: str, file: str) -> Response:
     reader = svc.streams.open(node.torrent, node.file)
     # werkzeug's wrapper, not the server's wsgi.file_wrapper: a range is served by seeking
     # the reader through it, and gunicorn's cannot seek (the range would be read from 0).
-    response = Response(FileWrapper(reader, DOWNLOAD_BLOCK), mimetype=content_type(node.name),
-                        direct_passthrough=True)
+    # type-ignore: werkzeug's wrapper only reads, seeks, tells and closes the reader
+    response = Response(FileWrapper(reader, DOWNLOAD_BLOCK),  # type: ignore[arg-type]
+                        mimetype=content_type(node.name), direct_passthrough=True)
     response.content_length = node.file.size
     response.set_etag(file_etag(node.torrent, node.file))
     response.last_modified = int(node.torrent.modified)  # type: ignore[assignment]

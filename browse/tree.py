@@ -11,43 +11,14 @@ from __future__ import annotations
 import re
 import threading
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 
-from core.models import TreeEntry, TreeFile
+from core.models import FileNode, FolderNode, Group, TorrentNode, TreeEntry
 from core.naming import sanitize_component
 from core.ports import TreeStore
 
 ALL, BAD = "__all__", "__bad__"
 BAD_LIMIT = 10_000            # failed torrents listed in __bad__ (newest first)
 _SUFFIXED = re.compile(r"^(.*) \[[^\[\]]+\]$")
-
-
-@dataclass(frozen=True)
-class Group:
-    name: str
-    category: str | None = None      # None for __all__ and __bad__
-
-
-@dataclass(frozen=True)
-class TorrentNode:
-    name: str
-    entry: TreeEntry
-
-
-@dataclass(frozen=True)
-class FileNode:
-    name: str
-    file: TreeFile
-    torrent: TreeEntry
-
-
-@dataclass
-class FolderNode:
-    """A folder inside a torrent (or the torrent's own folder, path '')."""
-
-    name: str
-    torrent: TreeEntry
-    children: dict[str, FolderNode | FileNode] = field(default_factory=dict)
 
 
 def _candidates(entry: TreeEntry) -> Iterable[str]:
@@ -64,7 +35,8 @@ def _name_imported(imported: list[TreeEntry], taken: set[str],
     first keeps its folder name unless a client entry holds it; the others get their hash.
     No name is one of `taken` (the client entries' names), and a hash-suffixed name is never
     one of `bases` (another imported torrent's own folder name)."""
-    nodes, used_by_base = [], {}
+    nodes: list[TorrentNode] = []
+    used_by_base: dict[str, set[str]] = {}
     for entry in imported:
         used = used_by_base.setdefault(entry.base, {entry.base} if entry.reserved else set())
         name = next((c for c in _candidates(entry) if c not in used and c not in taken

@@ -42,6 +42,10 @@ class LibraryEdits:
     wake: Callable[[], None]
     preferences: Preferences
 
+    @property
+    def downloads_folder(self) -> Path:
+        raise NotImplementedError
+
     def wait_for(self, ids: Sequence[int], done: Callable[[Torrent | None], bool],
                  timeout: float) -> list[Torrent | None]:
         raise NotImplementedError

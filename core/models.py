@@ -203,6 +203,40 @@ class TreeFile:
 
 
 @dataclass(frozen=True)
+class Group:
+    """A folder at the tree's root: `__all__`, `__bad__`, or one category's."""
+
+    name: str
+    category: str | None = None      # None for __all__ and __bad__
+
+
+@dataclass(frozen=True)
+class TorrentNode:
+    """A torrent's folder in a group, under the name the tree gives it."""
+
+    name: str
+    entry: TreeEntry
+
+
+@dataclass(frozen=True)
+class FileNode:
+    """A file of the tree, in its torrent."""
+
+    name: str
+    file: TreeFile
+    torrent: TreeEntry
+
+
+@dataclass
+class FolderNode:
+    """A folder inside a torrent (or the torrent's own folder, path '')."""
+
+    name: str
+    torrent: TreeEntry
+    children: dict[str, FolderNode | FileNode] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
 class Category:
     """A qBittorrent category; an empty save_path means <downloads.folder>/<name>.
     download_path is stored and echoed (None: never set; False: turned off)."""

@@ -59,7 +59,8 @@ class EngineConfig:
 
 def backoff(attempts: int, base: float = 1.0) -> float:
     """Exponential backoff with jitter, capped."""
-    return min(MAX_BACKOFF_SECONDS, base * 2 ** min(attempts, 12)) * random.uniform(0.8, 1.2)
+    delay: float = min(MAX_BACKOFF_SECONDS, base * 2 ** min(attempts, 12))
+    return delay * random.uniform(0.8, 1.2)
 
 
 class Outcomes:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
+from typing import Any
 
 from core.errors import DuplicateTorrent
 from core.layout import layout_fields
@@ -68,12 +69,12 @@ class Polling(Outcomes):
             return torrent
         known = {f.path: f for f in torrent.files}
         paths = [clean_relpath(rf.path) for rf in remote.files]
-        indexes = [known[p].index if p in known else None for p in paths]
-        if None in indexes or len(set(indexes)) != len(indexes):
+        indexes = [known[p].index for p in paths if p in known]
+        if len(indexes) != len(paths) or len(set(indexes)) != len(indexes):
             indexes = list(range(len(paths)))      # no clean match: the provider's order
             known = {}
         # A client may have set priorities on a .torrent's files before the provider knew them.
-        files = [TorrentFile(index=int(index), path=path, size=rf.size, selected=rf.selected,
+        files = [TorrentFile(index=index, path=path, size=rf.size, selected=rf.selected,
                              provider_file_id=rf.id, link=rf.link, remote_path=path,
                              priority=known[path].priority if path in known else -1)
                  for index, path, rf in zip(indexes, paths, remote.files, strict=True)]
@@ -183,7 +184,8 @@ class Polling(Outcomes):
             still_since = now       # the metadata wait does not count as a stalled download
         # the provider's bytes while it downloads (the copy's own bytes come after, from 0)
         progress = max(torrent.progress, min(1.0, remote.progress))
-        moved = {"last_activity": int(now)} if progress > torrent.progress + 1e-9 else {}
+        moved: dict[str, Any] = \
+            {"last_activity": int(now)} if progress > torrent.progress + 1e-9 else {}
         # still since it last moved, or since it reached this state (after a queue wait)
         if not moved and self._stalled(still_since):
             self._give_up_stalled(torrent, f"no progress at the provider (stuck at "

@@ -9,10 +9,14 @@ from typing import Any, Protocol, TypeVar
 
 from core.models import (
     Category,
+    FileNode,
+    FolderNode,
+    Group,
     ImportedTorrent,
     NewTorrent,
     Torrent,
     TorrentFile,
+    TorrentNode,
     TorrentState,
     TreeEntry,
     TreeFile,
@@ -174,6 +178,52 @@ class ContentStream(Protocol):
     def chunks(self, size: int) -> Iterator[bytes]: ...
 
     def close(self) -> None: ...
+
+
+class FileReader(Protocol):
+    """A file of the tree opened for reading: seekable, bytes from the provider's CDN."""
+
+    file: TreeFile
+
+    def seekable(self) -> bool: ...
+
+    def seek(self, offset: int, whence: int = 0) -> int: ...
+
+    def tell(self) -> int: ...
+
+    def expect(self, stop: int) -> None:
+        """The caller reads no further than `stop`: the CDN is asked for just that."""
+        ...
+
+    def open(self) -> None:
+        """Open the CDN now (a failure raises UpstreamFailed before any byte is promised)."""
+        ...
+
+    def read(self, size: int = -1) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
+class FileStreams(Protocol):
+    """Opens readers of the tree's files."""
+
+    def open(self, entry: TreeEntry, file: TreeFile) -> FileReader: ...
+
+
+class TreeView(Protocol):
+    """The library as folders, as the surfaces read it (browse.Tree)."""
+
+    def groups(self) -> list[Group]: ...
+
+    def group(self, name: str) -> Group | None: ...
+
+    def torrents(self, group: Group) -> list[TorrentNode]: ...
+
+    def torrent(self, group: Group, name: str) -> TorrentNode | None: ...
+
+    def folder(self, node: TorrentNode) -> FolderNode: ...
+
+    def resolve(self, path: str) -> Group | TorrentNode | FolderNode | FileNode | None: ...
 
 
 class ContentSource(Protocol):

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any
+from dataclasses import dataclass
 
 from core.auth import Authenticator
 from core.budgets import RequestBudgets
 from core.hosts import HostPolicy
 from core.library import Library
+from core.ports import FileStreams, TreeView
 from core.settings import Settings
 
 EXTENSION_KEY = "debridge"   # where app.py puts the Services in Flask's app.extensions
@@ -23,6 +23,6 @@ class Services:
     authenticator: Authenticator
     settings: Settings
     budgets: RequestBudgets
-    tree: Any = None          # browse.Tree (browse sits above core)
-    streams: Any = None       # browse.Streams
-    hosts: HostPolicy = field(default_factory=lambda: HostPolicy(enabled=False, port=0))
+    tree: TreeView            # browse.Tree
+    streams: FileStreams      # browse.Streams
+    hosts: HostPolicy

@@ -66,8 +66,8 @@ class SlotGate:
             known = self._refresh(provider, ours) or known
         if known is None:
             return None
-        foreign = max(0, known["used"] - known["ours"])
-        return max(0, known["limit"] - foreign)
+        foreign = max(0, int(known["used"] - known["ours"]))
+        return max(0, int(known["limit"]) - foreign)
 
     def waits(self, torrent: Torrent) -> bool:
         """Whether a queued torrent is waiting for a slot (from what the store knows)."""

@@ -7,6 +7,7 @@ import binascii
 import io
 import logging
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,7 +104,7 @@ def _read_torrent(data: bytes, filename: str) -> TorrentSource:
                          piece_size=piece_size, multi_file="files" in info)
 
 
-def _files(info: dict[str, Any], name: str) -> tuple[TorrentFile, ...]:
+def _files(info: Mapping[str, Any], name: str) -> tuple[TorrentFile, ...]:
     if "files" in info:
         files = tuple(TorrentFile(index=index, size=int(entry["length"]),
                                   path=clean_relpath("/".join(str(p) for p in entry["path"])),
@@ -117,7 +118,7 @@ def _files(info: dict[str, Any], name: str) -> tuple[TorrentFile, ...]:
     return files
 
 
-def _announce_urls(metainfo: dict[str, Any]) -> list[str]:
+def _announce_urls(metainfo: Mapping[str, Any]) -> list[str]:
     """Every tier's URLs in order, `announce` first unless a tier has it (as torf's trackers
     property orders them; torf.Magnet drops the duplicates)."""
     urls = [str(url) for tier in metainfo.get("announce-list", ()) for url in tier]
@@ -127,6 +128,6 @@ def _announce_urls(metainfo: dict[str, Any]) -> list[str]:
     return urls
 
 
-def _web_seeds(metainfo: dict[str, Any]) -> list[str]:
+def _web_seeds(metainfo: Mapping[str, Any]) -> list[str]:
     seeds = metainfo.get("url-list", ())
     return [seeds] if isinstance(seeds, str) else [str(s) for s in seeds]

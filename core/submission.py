@@ -83,7 +83,8 @@ class Submission(Outcomes):
         """Provider torrents with this hash, added since this add began, that no other entry
         uses. The list comes newest first, so the walk stops once past the add's time."""
         since = torrent.state_since - RECONCILE_SLACK
-        copies, older_run = [], 0
+        copies: list[RemoteTorrent] = []
+        older_run = 0
         for remote in provider.list_torrents(page_size=RECONCILE_PAGE):
             if remote.added is not None and remote.added < since:
                 older_run += 1

@@ -117,7 +117,7 @@ def info_entry(torrent: Torrent, view: View) -> dict[str, Any]:
     completed = torrent.state is TorrentState.COMPLETED
     done_bytes = _completed_bytes(torrent)
     active = torrent.state in (TorrentState.DOWNLOADING, TorrentState.FINALIZING)
-    entry = {
+    entry: dict[str, Any] = {
         "added_on": torrent.added_on,
         "amount_left": max(0, torrent.size - done_bytes),
         "auto_tmm": torrent.auto_tmm,

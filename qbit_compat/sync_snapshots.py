@@ -18,7 +18,7 @@ from typing import Any
 MAX_SESSIONS = 8
 
 
-def fingerprint(entry: dict[str, Any], keys: tuple[str, ...]) -> array:
+def fingerprint(entry: dict[str, Any], keys: tuple[str, ...]) -> array[int]:
     """One 64-bit hash per field (maindata entries hold only scalars)."""
     values = itemgetter(*keys)(entry) if len(keys) > 1 else (entry[keys[0]],)
     return array("q", map(hash, values))
@@ -28,7 +28,7 @@ def fingerprint(entry: dict[str, Any], keys: tuple[str, ...]) -> array:
 class Snapshot:
     rid: int
     keys: tuple[str, ...] = ()                       # the torrent fields, in a fixed order
-    torrents: dict[str, array] = field(default_factory=dict)
+    torrents: dict[str, array[int]] = field(default_factory=dict)
     torrent_trackers: dict[str, tuple[str, ...]] = field(default_factory=dict)
     trackers: dict[str, list[str]] = field(default_factory=dict)
     categories: dict[str, dict[str, Any]] = field(default_factory=dict)

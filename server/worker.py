@@ -49,6 +49,7 @@ class ClientSocket(socket.socket):
     """
 
     __slots__ = ("io_timeout",)
+    io_timeout: float
 
     def setblocking(self, flag: bool) -> None:
         if flag:

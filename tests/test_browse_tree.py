@@ -11,8 +11,17 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from browse.tree import ALL, BAD, FileNode, FolderNode, Group, TorrentNode, Tree
-from core.models import NewTorrent, Torrent, TorrentFile, TorrentState
+from browse.tree import ALL, BAD, Tree
+from core.models import (
+    FileNode,
+    FolderNode,
+    Group,
+    NewTorrent,
+    Torrent,
+    TorrentFile,
+    TorrentNode,
+    TorrentState,
+)
 from core.naming import folder_candidates
 from core.ports import RemoteFile, RemoteStatus, RemoteTorrent
 from store.sqlite import SqliteStore, open_store

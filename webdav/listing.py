@@ -20,7 +20,7 @@ from xml.sax.saxutils import escape
 
 from wsgidav import util
 
-from browse.tree import TorrentNode
+from core.models import TorrentNode
 
 # What a torrent folder has; other DAV: properties it lacks (WsgiDAV answers 404 for them).
 _FOLDER_PROPS = ("{DAV:}resourcetype", "{DAV:}creationdate", "{DAV:}getlastmodified",

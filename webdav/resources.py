@@ -18,9 +18,9 @@ from wsgidav.dav_provider import DAVCollection, DAVNonCollection, DAVProvider
 
 from browse.identity import content_type, file_etag
 from browse.stream import RemoteReader
-from browse.tree import FileNode, FolderNode, Group, TorrentNode, Tree
+from browse.tree import Tree
 from core.errors import UpstreamFailed
-from core.models import TreeEntry, TreeFile
+from core.models import FileNode, FolderNode, Group, TorrentNode, TreeEntry, TreeFile
 from webdav.listing import RenderedListings, requested_props
 
 log = logging.getLogger(__name__)
@@ -53,7 +53,7 @@ class _Collection(DAVCollection):
         self.provider = provider    # WsgiDAV sets it too; set here for members built directly
 
     def _child(self, name: str) -> str:
-        return self.path.rstrip("/") + "/" + name
+        return f"{str(self.path).rstrip('/')}/{name}"
 
     def get_display_info(self) -> dict[str, str]:
         return {"type": "Directory"}

@@ -70,7 +70,7 @@ def _page() -> tuple[int, int]:
     return min(offset, _MAX_OFFSET), limit
 
 
-def _listing(items: list[dict], total: int) -> Response:
+def _listing(items: list[dict[str, Any]], total: int) -> Response:
     # Real-Debrid answers an empty page with 204 and no body; the total still travels.
     response = jsonify(items) if items else _no_content()
     response.headers["X-Total-Count"] = str(total)

@@ -6,6 +6,7 @@ import logging
 import time
 
 from flask import Flask, Response, g, request
+from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
 from . import admin, api, cdn
@@ -22,11 +23,15 @@ logger = logging.getLogger(__name__)
 _HTTP_ERROR_CODES = {400: 2, 404: 3, 405: 4, 413: 26}
 
 
+class UnsortedJSON(DefaultJSONProvider):
+    sort_keys = False
+
+
 def create_app(sandbox: Sandbox) -> Flask:
     """A Flask app serving `sandbox`: /rest/1.0, /cdn and /__admin."""
     app = Flask(__name__)
     app.extensions["sandbox"] = sandbox
-    app.json.sort_keys = False  # keep Real-Debrid's field order
+    app.json = UnsortedJSON(app)  # keep Real-Debrid's field order
     app.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD_BYTES
     app.register_blueprint(api.blueprint, url_prefix=API_PREFIX)
     app.register_blueprint(cdn.blueprint)

@@ -23,7 +23,8 @@ class Sandbox:
 
 def current() -> Sandbox:
     """The sandbox serving the current request."""
-    return current_app.extensions["sandbox"]
+    sandbox: Sandbox = current_app.extensions["sandbox"]
+    return sandbox
 
 
 def origin() -> str:

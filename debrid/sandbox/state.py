@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from .catalogue import CatalogueEntry, entry_from_json
 from .records import (
@@ -136,7 +137,10 @@ class State:
         (a collision among 36**13 ids would abort the batch, not corrupt it).
         """
         now = self.now()
-        torrents, files, links, ids = [], [], [], []
+        torrents: list[tuple[Any, ...]] = []
+        files: list[tuple[str, int, str, int, int]] = []
+        links: list[tuple[str, str, int, str]] = []
+        ids: list[str] = []
         fresh_ids = iter(random_ids(len(entries) + sum(len(e.files) for e in entries)))
         for entry in entries:
             torrent_id = next(fresh_ids)
@@ -230,7 +234,7 @@ class State:
                 f"SELECT COUNT(*) FROM torrents WHERE {_ACTIVE}",  # noqa: S608
                 {"now": self.now()},
             ).fetchone()
-        return row[0]
+        return int(row[0])
 
     def select_files(
         self,
