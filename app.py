@@ -237,6 +237,7 @@ def create_app(settings: Settings, *, start_background: bool = True) -> Flask:
     app.register_blueprint(api.blueprint)
     app.register_blueprint(ui.blueprint)
     dav = make_dav_app(tree, streams.open, authenticator, settings["webdav.auth"], hosts)
+    # type-ignore: wrapping wsgi_app is how Flask documents adding WSGI middleware
     app.wsgi_app = TrustedProxies(  # type: ignore[method-assign]
         DispatcherMiddleware(app.wsgi_app, {MOUNT_PATH: dav}),
         parse_networks(settings["server.trusted_proxies"]))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
@@ -114,7 +115,7 @@ def browse_download(torrent: str, file: str) -> Response:
                         mimetype=content_type(node.name), direct_passthrough=True)
     response.content_length = node.file.size
     response.set_etag(file_etag(node.torrent, node.file))
-    response.last_modified = int(node.torrent.modified)  # type: ignore[assignment]
+    response.last_modified = datetime.fromtimestamp(int(node.torrent.modified), UTC)
     response.headers["Content-Disposition"] = \
         f"attachment; filename*=UTF-8''{quote(node.name)}"
     response.make_conditional(_whole_suffix(request.environ, node.file.size),

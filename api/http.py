@@ -28,7 +28,8 @@ _STATUS = {NotFound: 404, BadRequest: 400, UpstreamFailed: 502, LoginBanned: 403
 
 
 def services() -> Services:
-    return current_app.extensions[EXTENSION_KEY]  # type: ignore[no-any-return]
+    found: Services = current_app.extensions[EXTENSION_KEY]
+    return found
 
 
 def error(message: str, status: int, headers: dict[str, str] | None = None) -> Response:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
@@ -39,7 +40,7 @@ class RemoteReader:
         self.stop_hint = 0      # the caller reads no further than this (0: to the end)
         self._bounded = False   # the open upstream ends at stop_hint
         self._stream: ContentStream | None = None
-        self._chunks: object = None
+        self._chunks: Iterator[bytes] | None = None
         self._buffer = b""
         self._url = ""
 
@@ -73,7 +74,7 @@ class RemoteReader:
         reopens = 0
         while not self._buffer:
             try:
-                self._buffer = next(self._chunks, b"")  # type: ignore[call-overload]
+                self._buffer = next(self._chunks, b"") if self._chunks is not None else b""
             except DebridgeError as exc:
                 # The connection broke: open again where it stopped.
                 reopens += 1

@@ -16,14 +16,16 @@ def build_provider(settings: ProviderSettings,
     """The client for one configured provider account (the sandbox speaks Real-Debrid).
     With a store, every API call goes through the account's shared request budget."""
     per_minute = settings.rate_limit_per_minute or PUBLISHED_LIMITS[settings.type]
-    common = {"name": settings.name, "base_url": settings.base_url,
-              "timeout": settings.timeout_seconds, "per_minute": per_minute, "store": store,
-              "download_api_keys": settings.download_api_keys}
+
+    def real_debrid(api_key: str, service: str) -> RealDebrid:
+        return RealDebrid(name=settings.name, api_key=api_key, base_url=settings.base_url,
+                          timeout=settings.timeout_seconds, per_minute=per_minute, store=store,
+                          download_api_keys=settings.download_api_keys, service=service)
+
     if settings.type == "realdebrid":
-        return RealDebrid(api_key=settings.api_key, **common)
+        return real_debrid(settings.api_key, "Real-Debrid")
     if settings.type == "sandbox":
         if not settings.base_url:
             raise ValueError(f"provider {settings.name!r}: the sandbox was not started")
-        return RealDebrid(api_key=settings.api_key or SANDBOX_TOKEN, service="the sandbox",
-                          **common)
+        return real_debrid(settings.api_key or SANDBOX_TOKEN, "the sandbox")
     raise ValueError(f"unknown provider type {settings.type!r}")

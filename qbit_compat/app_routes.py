@@ -41,7 +41,8 @@ def _template(name: str) -> dict[str, Any]:
     """The persona's full preferences object at qBittorrent's defaults, as the base."""
     raw = resources.files("qbit_compat").joinpath(
         PERSONAS[name].preferences_file).read_text("utf-8")
-    return json.loads(raw)  # type: ignore[no-any-return]
+    template: dict[str, Any] = json.loads(raw)
+    return template
 
 
 # Preferences that config.json owns: a client cannot change them through the API.

@@ -62,7 +62,8 @@ def bad_request(body: str = "Bad Request") -> QbitError:
 
 
 def services() -> Services:
-    return current_app.extensions[EXTENSION_KEY]  # type: ignore[no-any-return]
+    found: Services = current_app.extensions[EXTENSION_KEY]
+    return found
 
 
 def text(body: str = "", status: int = 200) -> Response:

@@ -8,7 +8,7 @@ from typing import Any
 from gunicorn.app.base import BaseApplication
 
 
-class Application(BaseApplication):  # type: ignore[misc]
+class Application(BaseApplication):
     """Serves what `load` returns in each worker, with `options` as gunicorn's settings."""
 
     def __init__(self, options: Mapping[str, Any], load: Callable[[], Any]) -> None:

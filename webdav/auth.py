@@ -14,7 +14,7 @@ CONFIG_KEY = "debridge"   # where make_dav_app puts what the controller needs
 REALM = "Debridge"
 
 
-class DebridgeDomainController(BaseDomainController):  # type: ignore[misc]
+class DebridgeDomainController(BaseDomainController):
     """WsgiDAV builds it as cls(app, config); our objects come through the config."""
 
     def __init__(self, wsgidav_app: Any, config: dict[str, Any]) -> None:
