@@ -233,7 +233,7 @@ def create_app(settings: Settings, *, start_background: bool = True) -> Flask:
     app.extensions[EXTENSION_KEY] = Services(library, authenticator, settings,
                                              RequestBudgets(providers), tree, streams, hosts)
     app.extensions["debridge.runtime"] = Runtime(engine, store, log_sink, sandboxes)
-    app.register_blueprint(qbit_compat.blueprint)
+    app.register_blueprint(qbit_compat.blueprint())
     app.register_blueprint(api.blueprint)
     app.register_blueprint(ui.blueprint)
     dav = make_dav_app(tree, streams.open, authenticator, settings["webdav.auth"], hosts)
