@@ -78,6 +78,7 @@ class Runtime:
     engine: Engine
     store: SqliteStore
     log_sink: StoreLogSink
+    streams: Streams
     sandboxes: list[SandboxServer] = field(default_factory=list)
     stopped: bool = False
 
@@ -86,6 +87,7 @@ class Runtime:
             return
         self.stopped = True
         self.engine.stop()
+        self.streams.close()
         for name in OPERATOR_LOGGERS:
             logging.getLogger(name).removeHandler(self.log_sink.handler)
         self.log_sink.stop()
@@ -232,7 +234,7 @@ def create_app(settings: Settings, *, start_background: bool = True) -> Flask:
                              settings["qbit.domain_list"], machine_names())
     app.extensions[EXTENSION_KEY] = Services(library, authenticator, settings,
                                              RequestBudgets(providers), tree, streams, hosts)
-    app.extensions["debridge.runtime"] = Runtime(engine, store, log_sink, sandboxes)
+    app.extensions["debridge.runtime"] = Runtime(engine, store, log_sink, streams, sandboxes)
     app.register_blueprint(qbit_compat.blueprint())
     app.register_blueprint(api.blueprint)
     app.register_blueprint(ui.blueprint)
