@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app import create_app, stop_app
+from app import create_app, operator_levels, stop_app
 from core.schema import default_config
 from core.settings import settings_from_mapping
 from tests.helpers import PASSWORD, free_port
@@ -28,6 +29,14 @@ def make_settings(tmp_path: Path, **sections: dict[str, Any]) -> Any:
         else:
             config[section].update(values)
     return settings_from_mapping(config, base_dir=tmp_path)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _operator_log_levels() -> None:
+    """What configure_logging does in a served process (the tests' apps are made without
+    it): the operator loggers pass info messages, for log/main."""
+    for name, level in operator_levels("info").items():
+        logging.getLogger(name).setLevel(level)
 
 
 @pytest.fixture
