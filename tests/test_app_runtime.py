@@ -8,6 +8,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from flask import Flask
 
 from app import OPERATOR_LOGGERS, create_app, stop_app
 from core.services import EXTENSION_KEY
@@ -46,3 +47,10 @@ def test_two_apps_share_no_runtime_state_and_stop_ends_it(tmp_path: Path,
         assert streams[1].resolvers.submit(int, "7").result(timeout=5) == 7
     finally:
         stop_app(second)
+
+
+@pytest.mark.settings(qbit={"persona": "5.1.4"}, downloads={"max_active": 3})
+def test_the_app_fixture_starts_the_app_of_the_settings_marker(app: Flask) -> None:
+    settings = app.extensions[EXTENSION_KEY].settings
+    assert (settings["qbit.persona"], settings["downloads.max_active"]) == ("5.1.4", 3)
+    assert settings["downloads.poll_interval_seconds"] == 0.1      # the test defaults stay
