@@ -78,6 +78,7 @@ class Runtime:
     engine: Engine
     store: SqliteStore
     log_sink: StoreLogSink
+    streams: Streams
     sandboxes: list[SandboxServer] = field(default_factory=list)
     stopped: bool = False
 
@@ -86,6 +87,7 @@ class Runtime:
             return
         self.stopped = True
         self.engine.stop()
+        self.streams.close()
         for name in OPERATOR_LOGGERS:
             logging.getLogger(name).removeHandler(self.log_sink.handler)
         self.log_sink.stop()
@@ -94,8 +96,15 @@ class Runtime:
         self.store.close()
 
 
+def operator_levels(level: str) -> dict[str, str]:
+    """The operator loggers' levels for `server.log_level`: info at least, so that log/main
+    (each app's store handler on them) gets adds and failures whatever stderr shows."""
+    return dict.fromkeys(OPERATOR_LOGGERS, "DEBUG" if level == "debug" else "INFO")
+
+
 def configure_logging(level: str) -> None:
-    """Logs go to stderr, secrets masked; set up before the app exists (Flask's advice)."""
+    """Logs go to stderr, secrets masked; set up once, before the app exists (Flask's
+    advice). The stderr handler, not the loggers, holds `level` back (see operator_levels)."""
     logging.config.dictConfig({
         "version": 1,
         "disable_existing_loggers": False,
@@ -105,7 +114,9 @@ def configure_logging(level: str) -> None:
                                 "filters": ["redact"], "stream": "ext://sys.stderr",
                                 "level": level.upper()}},
         "root": {"handlers": ["stderr"], "level": level.upper()},
-        "loggers": {"werkzeug": {"level": "WARNING"}, "urllib3": {"level": "WARNING"}},
+        "loggers": {"werkzeug": {"level": "WARNING"}, "urllib3": {"level": "WARNING"},
+                    **{name: {"level": operator} for name, operator in
+                       operator_levels(level).items()}},
     })
 
 
@@ -215,12 +226,8 @@ def create_app(settings: Settings, *, start_background: bool = True) -> Flask:
                       timeout)
 
     log_sink = StoreLogSink(store)       # operator messages for qBittorrent's log/main
-    for name in OPERATOR_LOGGERS:
-        logger = logging.getLogger(name)
-        logger.addHandler(log_sink.handler)
-        # log/main keeps info messages (adds, failures) whatever server.log_level prints
-        if logger.getEffectiveLevel() > logging.INFO:
-            logger.setLevel(logging.INFO)
+    for name in OPERATOR_LOGGERS:        # (their levels: configure_logging's)
+        logging.getLogger(name).addHandler(log_sink.handler)
 
     app = Flask(__name__)
     # No redirects of /x to /x/ or of // to /: they would name the request's Host in an
@@ -232,8 +239,8 @@ def create_app(settings: Settings, *, start_background: bool = True) -> Flask:
                              settings["qbit.domain_list"], machine_names())
     app.extensions[EXTENSION_KEY] = Services(library, authenticator, settings,
                                              RequestBudgets(providers), tree, streams, hosts)
-    app.extensions["debridge.runtime"] = Runtime(engine, store, log_sink, sandboxes)
-    app.register_blueprint(qbit_compat.blueprint)
+    app.extensions["debridge.runtime"] = Runtime(engine, store, log_sink, streams, sandboxes)
+    app.register_blueprint(qbit_compat.blueprint())
     app.register_blueprint(api.blueprint)
     app.register_blueprint(ui.blueprint)
     dav = make_dav_app(tree, streams.open, authenticator, settings["webdav.auth"], hosts)

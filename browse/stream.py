@@ -12,7 +12,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
 from core.errors import DebridgeError, UpstreamFailed
@@ -23,17 +23,22 @@ from core.priority import Priority, work_priority
 
 log = logging.getLogger(__name__)
 REOPENS = 3          # broken connections in a row without a byte between them
-# Link resolution runs here so that a provider that stops answering costs the reader no more
-# than its timeout; the call finishes in the background and its link is cached for the next.
-_RESOLVERS = ThreadPoolExecutor(max_workers=8, thread_name_prefix="link-resolve")
+RESOLVER_THREADS = 8
 
 
 class RemoteReader:
-    """A file-like, forward-reading view of one provider file."""
+    """A file-like, forward-reading view of one provider file.
 
-    def __init__(self, links: LinkResolver, content: ContentSource, provider: str,
-                 file: TreeFile, *, timeout: float, chunk_size: int = 1 << 20) -> None:
+    Links are resolved on `resolvers` so that a provider that stops answering costs the
+    reader no more than its timeout; the call finishes in the background and its link is
+    cached for the next reader.
+    """
+
+    def __init__(self, links: LinkResolver, content: ContentSource, resolvers: Executor,
+                 provider: str, file: TreeFile, *, timeout: float,
+                 chunk_size: int = 1 << 20) -> None:
         self.links, self.content, self.provider, self.file = links, content, provider, file
+        self.resolvers = resolvers
         self.timeout = timeout
         self.chunk_size = chunk_size
         self.position = 0
@@ -127,7 +132,7 @@ class RemoteReader:
         self._chunks = iter(stream.chunks(self.chunk_size))
 
     def _resolve(self, deadline: float, stale_url: str) -> str:
-        future = _RESOLVERS.submit(self._resolve_now, stale_url)
+        future = self.resolvers.submit(self._resolve_now, stale_url)
         try:
             return future.result(timeout=max(0.0, deadline - time.monotonic())).url
         except FutureTimeout:
@@ -147,11 +152,19 @@ class RemoteReader:
 
 
 class Streams:
-    """Opens readers of the tree's files, all sharing one link cache and CDN client."""
+    """Opens readers of the tree's files, all sharing one link cache, CDN client and pool of
+    link-resolving threads (the app's: close() stops it)."""
 
     def __init__(self, links: LinkResolver, content: ContentSource, timeout: float) -> None:
         self.links, self.content, self.timeout = links, content, timeout
+        self.resolvers = ThreadPoolExecutor(max_workers=RESOLVER_THREADS,
+                                            thread_name_prefix="link-resolve")
 
     def open(self, entry: TreeEntry, file: TreeFile) -> RemoteReader:
-        return RemoteReader(self.links, self.content, entry.provider, file,
+        return RemoteReader(self.links, self.content, self.resolvers, entry.provider, file,
                             timeout=self.timeout)
+
+    def close(self) -> None:
+        """Stop the resolver threads; a provider call still running is not waited for (its
+        reader has timed out), it ends by the provider's own timeout."""
+        self.resolvers.shutdown(wait=False, cancel_futures=True)

@@ -47,6 +47,3 @@ class LinkResolver:
             if not lock.locked():
                 self._locks.pop(key, None)
         return direct
-
-    def forget(self, provider: str, link: str) -> None:
-        self._store.drop_link(provider, link)

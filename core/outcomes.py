@@ -6,7 +6,7 @@ import logging
 import random
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -39,22 +39,24 @@ REFUSAL_REASONS = {
 }
 TRANSIENT = frozenset({K.RATE_LIMITED, K.UNAVAILABLE, K.SLOTS_FULL, K.QUOTA})
 MOVE_TRIES = 5                   # a move that fails this many times in a row is given up
+SUBMIT_GRACE_SECONDS = 5.0       # wait this long before reconciling an ambiguous add
 
 
 @dataclass(frozen=True)
 class EngineConfig:
-    """The settings the engine acts on."""
+    """The settings the engine acts on; no defaults here, app.py builds it from the settings
+    (whose schema holds them)."""
 
-    action: str = "download"
-    mount_path: Path | None = None
-    poll_interval: float = 5.0
-    max_parallel_transfers: int = 4
-    symlink_timeout: float = 1800.0
-    stalled_timeout: float = 0.0    # seconds without progress at the provider; 0 = never
-    copy_timeout: float = 3600.0    # seconds a copy may get no byte from the CDN
-    submit_grace: float = 5.0       # wait this long before reconciling an ambiguous add
-    selection: SelectionRules = field(default_factory=SelectionRules)
-    policies: Policies = field(default_factory=Policies)
+    action: str
+    mount_path: Path | None
+    poll_interval: float
+    max_parallel_transfers: int
+    symlink_timeout: float
+    stalled_timeout: float          # seconds without progress at the provider; 0 = never
+    copy_timeout: float             # seconds a copy may get no byte from the CDN
+    selection: SelectionRules
+    policies: Policies
+    submit_grace: float = SUBMIT_GRACE_SECONDS   # not a setting
 
 
 def backoff(attempts: int, base: float = 1.0) -> float:

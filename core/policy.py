@@ -3,24 +3,27 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+
+from core.schema import PROVIDER_BY_KEY
 
 
 @dataclass(frozen=True)
 class ProviderPolicy:
-    """providers[].download_uncached and keep_on_delete."""
+    """providers[].download_uncached and keep_on_delete (defaults: the schema's, for a
+    provider no longer configured)."""
 
-    download_uncached: bool = True
-    keep_on_delete: bool = False
+    download_uncached: bool = PROVIDER_BY_KEY["download_uncached"].default
+    keep_on_delete: bool = PROVIDER_BY_KEY["keep_on_delete"].default
 
 
 @dataclass(frozen=True)
 class Policies:
     """Per-provider policies plus the per-category uncached overrides."""
 
-    providers: Mapping[str, ProviderPolicy] = field(default_factory=dict)
-    cached_only_categories: frozenset[str] = frozenset()
-    uncached_categories: frozenset[str] = frozenset()
+    providers: Mapping[str, ProviderPolicy]
+    cached_only_categories: frozenset[str]
+    uncached_categories: frozenset[str]
 
     @classmethod
     def build(cls, providers: Mapping[str, ProviderPolicy], cached_only: Iterable[str],

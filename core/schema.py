@@ -279,14 +279,12 @@ PROVIDER_SETTINGS: tuple[Setting, ...] = (
             "when all are.", secret=True),
 )
 
-DEFAULT_PROVIDERS: tuple[dict[str, Any], ...] = (
-    {"name": "sandbox", "type": "sandbox", "api_key": "", "base_url": "", "timeout_seconds": 30.0,
-     "rate_limit_per_minute": 0, "download_uncached": True, "keep_on_delete": False,
-     "download_api_keys": []},
-)
-
 BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}
 PROVIDER_BY_KEY: dict[str, Setting] = {s.key: s for s in PROVIDER_SETTINGS}
+# With no provider configured, the built-in sandbox stands in: every other key at its default.
+DEFAULT_PROVIDERS: tuple[dict[str, Any], ...] = (
+    {**{s.key: s.default for s in PROVIDER_SETTINGS}, "name": "sandbox", "type": "sandbox"},
+)
 
 
 def default_config() -> dict[str, Any]:

@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from core.naming import VIDEO_EXTENSIONS
-from core.schema import EXTRA_PATTERNS
+from core.schema import BY_KEY
 
 MIB = 1 << 20
 # A release whose video is packed: RAR volumes (.rar, .r00, .part01.rar), split 7z/zip parts.
@@ -35,12 +35,11 @@ class Selection:
 class SelectionRules:
     """The selection.* settings. Sizes are bytes; 0 means no bound."""
 
-    extensions: frozenset[str] = VIDEO_EXTENSIONS
-    exclude_extras: bool = True
-    extra_patterns: tuple[re.Pattern[str], ...] = field(
-        default_factory=lambda: compile_patterns(EXTRA_PATTERNS))
-    min_size: int = 0
-    max_size: int = 0
+    extensions: frozenset[str]
+    exclude_extras: bool
+    extra_patterns: tuple[re.Pattern[str], ...]
+    min_size: int
+    max_size: int
 
     @classmethod
     def from_settings(cls, extensions: Iterable[str], exclude_extras: bool,
@@ -49,11 +48,22 @@ class SelectionRules:
         return cls(frozenset(e.lower() for e in extensions), exclude_extras,
                    compile_patterns(extra_patterns), int(min_mb * MIB), int(max_mb * MIB))
 
+    @classmethod
+    def defaults(cls) -> SelectionRules:
+        """The rules of the schema's defaults."""
+        return _default_rules()
+
     def is_extra(self, path: str) -> bool:
         return any(p.search(path) for p in self.extra_patterns)
 
     def size_fits(self, size: int) -> bool:
         return size >= self.min_size and (not self.max_size or size <= self.max_size)
+
+
+@functools.cache
+def _default_rules() -> SelectionRules:
+    return SelectionRules.from_settings(*(BY_KEY[f"selection.{name}"].default for name in (
+        "extensions", "exclude_extras", "extra_patterns", "min_file_mb", "max_file_mb")))
 
 
 def compile_patterns(patterns: Iterable[str]) -> tuple[re.Pattern[str], ...]:
@@ -67,12 +77,12 @@ def _extension(path: str) -> str:
 
 def is_extra(path: str) -> bool:
     """A sample, trailer or bonus file by the default patterns."""
-    return SelectionRules().is_extra(path)
+    return SelectionRules.defaults().is_extra(path)
 
 
 def select_files(files: Sequence[Candidate], rules: SelectionRules | None = None) -> Selection:
     """Every wanted file (season packs keep all episodes), or why there is none."""
-    rules = rules or SelectionRules()
+    rules = rules or SelectionRules.defaults()
     typed = [f for f in files if _extension(f.path) in rules.extensions]
     kept = [f for f in typed if not (rules.exclude_extras and rules.is_extra(f.path))]
     chosen = [f for f in kept if rules.size_fits(f.size)]
@@ -101,7 +111,7 @@ def select_files(files: Sequence[Candidate], rules: SelectionRules | None = None
 def select_archives(files: Sequence[Candidate], rules: SelectionRules | None = None) -> Selection:
     """The archives of a release that packs its video (without samples and extras): what an
     unpacker such as Unpackerr needs, all of them, since the volumes only open together."""
-    rules = rules or SelectionRules()
+    rules = rules or SelectionRules.defaults()
     packed = [f for f in files if ARCHIVE.search(f.path)
               and not (rules.exclude_extras and rules.is_extra(f.path))]
     return Selection(tuple(f.id for f in packed),

@@ -28,17 +28,18 @@ class SettingsError(Exception):
 
 @dataclass(frozen=True)
 class ProviderSettings:
-    """One entry of `providers`."""
+    """One entry of `providers`: a field per PROVIDER_SETTINGS key, whose defaults are the
+    schema's (filled in by settings_from_mapping), so none here."""
 
     name: str
     type: str
     api_key: str
     base_url: str
     timeout_seconds: float
-    rate_limit_per_minute: int = 0
-    download_uncached: bool = True
-    keep_on_delete: bool = False
-    download_api_keys: tuple[str, ...] = ()
+    rate_limit_per_minute: int
+    download_uncached: bool
+    keep_on_delete: bool
+    download_api_keys: tuple[str, ...]
 
 
 class Settings(Mapping[str, Any]):
@@ -78,28 +79,26 @@ class Settings(Mapping[str, Any]):
     def mount_path(self) -> Path | None:
         return self.path("downloads.mount_path") if self._values["downloads.mount_path"] else None
 
-    def with_values(self, **overrides: Any) -> Settings:
-        """A copy with some keys replaced (keys use '__' for '.': server__port=1)."""
-        values = dict(self._values)
-        for name, value in overrides.items():
-            key = name.replace("__", ".")
-            if key not in BY_KEY:
-                raise SettingsError(f"unknown key {key!r}")
-            values[key] = _convert(BY_KEY[key], value, key, "<override>")
-        return Settings(values, self.providers, self.source, self.base_dir)
-
     def with_providers(self, providers: tuple[ProviderSettings, ...]) -> Settings:
         return Settings(self._values, providers, self.source, self.base_dir)
 
     def redacted(self) -> dict[str, Any]:
-        """Every value, secrets masked: safe to log or return from an API."""
-        out = {k: ("***" if BY_KEY[k].secret and v else v) for k, v in self._values.items()}
-        out["providers"] = [
-            {**p.__dict__, "api_key": "***" if p.api_key else "",
-             "download_api_keys": ["***" for _ in p.download_api_keys]}
-            for p in self.providers
-        ]
+        """Every value, secrets (the schema's `secret` keys) masked: safe to log or return
+        from an API."""
+        out = {k: _masked(BY_KEY[k], v) for k, v in self._values.items()}
+        out["providers"] = [{s.key: _masked(s, getattr(p, s.key)) for s in PROVIDER_SETTINGS}
+                            for p in self.providers]
         return out
+
+
+def _masked(setting: Setting, value: Any) -> Any:
+    """A secret shown as '***' (a list: one per entry, so its length still shows); an empty
+    one stays empty, so that 'not set' can still be told apart."""
+    if not setting.secret:
+        return value
+    if setting.kind == "list":
+        return ["***" for _ in value]
+    return "***" if value else value
 
 
 def _convert(setting: Setting, raw: Any, key: str, source: str, *,

@@ -1,4 +1,4 @@
-"""The provider contract: capabilities, one error hierarchy, and the shared HTTP client.
+"""The provider adapters' base: one error hierarchy and the shared HTTP client.
 
 To add a provider, write a module with a class implementing core.ports.DebridProvider over
 HttpClient, map that provider's error codes onto the classes below, and register its type in
@@ -10,7 +10,6 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -27,16 +26,6 @@ from debrid.budget import RequestBudget
 
 log = logging.getLogger(__name__)
 K = ProviderErrorKind
-
-
-@dataclass(frozen=True)
-class Capabilities:
-    """What a provider can do, so the engine need not know which provider it is."""
-
-    needs_file_selection: bool
-    cache_check: str               # "native" | "probe" | "none"
-    supports_torrent_file: bool
-    links_need_resolution: bool
 
 
 class DebridError(ProviderError):

@@ -24,7 +24,6 @@ from core.ports import (
 from debrid.base import (
     AuthError,
     Blocked,
-    Capabilities,
     DebridError,
     HttpClient,
     InvalidTorrent,
@@ -154,9 +153,6 @@ def parse_torrent(data: dict[str, Any]) -> RemoteTorrent:
 
 class RealDebrid:
     """One Real-Debrid account (or anything speaking its API, such as the sandbox)."""
-
-    capabilities = Capabilities(needs_file_selection=True, cache_check="probe",
-                                supports_torrent_file=True, links_need_resolution=True)
 
     def __init__(self, *, name: str, api_key: str, base_url: str = "", timeout: float = 30.0,
                  attempts: int = 3, session: requests.Session | None = None,

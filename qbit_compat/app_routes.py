@@ -17,7 +17,7 @@ from werkzeug.datastructures import MultiDict
 from qbit_compat import interfaces, serialize
 from qbit_compat.http import QbitError, bad_request, json_response, required, services, text
 from qbit_compat.persona import PERSONAS, Persona
-from qbit_compat.routing import endpoint
+from qbit_compat.routing import Endpoint
 
 log = logging.getLogger(__name__)
 SHUTDOWN_KEY = "debridge.shutdown"   # app.py puts a stop function there when it may be used
@@ -87,7 +87,6 @@ def preferences() -> dict[str, Any]:
     return prefs
 
 
-@endpoint("app/setPreferences", post_only=True)
 def set_preferences(params: MultiDict[str, str]) -> Response:
     try:
         changes = json.loads(required(params, "json"))
@@ -100,7 +99,6 @@ def set_preferences(params: MultiDict[str, str]) -> Response:
     return text("")
 
 
-@endpoint("app/shutdown", post_only=True)
 def shutdown(params: MultiDict[str, str]) -> Response:
     stop = current_app.extensions.get(SHUTDOWN_KEY)
     if not services().settings["qbit.allow_shutdown"] or stop is None:
@@ -109,25 +107,21 @@ def shutdown(params: MultiDict[str, str]) -> Response:
     return text("")
 
 
-@endpoint("app/networkInterfaceList")
 def network_interfaces(params: MultiDict[str, str]) -> Response:
     return json_response(interfaces.interfaces())
 
 
-@endpoint("app/networkInterfaceAddressList")
 def network_addresses(params: MultiDict[str, str]) -> Response:
     return json_response(interfaces.addresses(required(params, "iface").strip()))
 
 
 # -- qBittorrent 5.x only -----------------------------------------------------------------------
-@endpoint("app/sendTestEmail", post_only=True, personas=("5.1.4",))
 def send_test_email(params: MultiDict[str, str]) -> Response:
     """qBittorrent answers 200 and reports mail problems in its log; so does Debridge."""
     log.info("app/sendTestEmail: Debridge sends no e-mail notifications")
     return text("")
 
 
-@endpoint("app/getDirectoryContent", personas=("5.1.4",))
 def directory_content(params: MultiDict[str, str]) -> Response:
     """The folders (and files) of a server path, for choosing a save path."""
     path = required(params, "dirPath").strip()
@@ -147,12 +141,10 @@ def directory_content(params: MultiDict[str, str]) -> Response:
     return json_response([str(p) for p in entries if keep(p)])
 
 
-@endpoint("app/cookies", personas=("5.1.4",))
 def cookies(params: MultiDict[str, str]) -> Response:
     return json_response(services().library.preferences.stored().get("cookies", []))
 
 
-@endpoint("app/setCookies", post_only=True, personas=("5.1.4",))
 def set_cookies(params: MultiDict[str, str]) -> Response:
     """Stored and echoed (qBittorrent uses them to fetch URLs; Debridge fetches none)."""
     try:
@@ -170,26 +162,38 @@ def set_cookies(params: MultiDict[str, str]) -> Response:
     return text("")
 
 
-@endpoint("app/version")
 def version(params: MultiDict[str, str]) -> Response:
     return text(persona().version)
 
 
-@endpoint("app/webapiVersion")
 def webapi_version(params: MultiDict[str, str]) -> Response:
     return text(persona().webapi)
 
 
-@endpoint("app/buildInfo")
 def build_info(params: MultiDict[str, str]) -> Response:
     return json_response(persona().build_info)
 
 
-@endpoint("app/preferences")
 def get_preferences(params: MultiDict[str, str]) -> Response:
     return json_response(preferences())
 
 
-@endpoint("app/defaultSavePath")
 def default_save_path(params: MultiDict[str, str]) -> Response:
     return text(str(services().library.downloads_folder))
+
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint("app/setPreferences", set_preferences, post_only=True),
+    Endpoint("app/shutdown", shutdown, post_only=True),
+    Endpoint("app/networkInterfaceList", network_interfaces),
+    Endpoint("app/networkInterfaceAddressList", network_addresses),
+    Endpoint("app/sendTestEmail", send_test_email, post_only=True, personas=("5.1.4",)),
+    Endpoint("app/getDirectoryContent", directory_content, personas=("5.1.4",)),
+    Endpoint("app/cookies", cookies, personas=("5.1.4",)),
+    Endpoint("app/setCookies", set_cookies, post_only=True, personas=("5.1.4",)),
+    Endpoint("app/version", version),
+    Endpoint("app/webapiVersion", webapi_version),
+    Endpoint("app/buildInfo", build_info),
+    Endpoint("app/preferences", get_preferences),
+    Endpoint("app/defaultSavePath", default_save_path),
+)

@@ -7,10 +7,9 @@ from werkzeug.datastructures import MultiDict
 
 from qbit_compat.http import services, text
 from qbit_compat.persona import PERSONAS
-from qbit_compat.routing import SESSION_COOKIE, endpoint, has_session, session_id
+from qbit_compat.routing import SESSION_COOKIE, Endpoint, has_session, session_id
 
 
-@endpoint("auth/login", post_only=True)
 def login(params: MultiDict[str, str]) -> Response:
     """`Ok.` + SID cookie, or `Fails.`; an existing session is always `Ok.` (capture 22)."""
     if has_session():
@@ -26,10 +25,15 @@ def login(params: MultiDict[str, str]) -> Response:
     return response
 
 
-@endpoint("auth/logout", post_only=True)
 def logout(params: MultiDict[str, str]) -> Response:
     services().authenticator.logout(session_id())
     response = text("")
     response.headers["Set-Cookie"] = (f"{SESSION_COOKIE}=; expires=Thu, 01-Jan-1970 00:00:00 "
                                       "GMT; path=/")
     return response
+
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint("auth/login", login, post_only=True),
+    Endpoint("auth/logout", logout, post_only=True),
+)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 
 from flask import Blueprint, Response, request
@@ -23,26 +23,29 @@ from qbit_compat.security import is_cross_site
 Handler = Callable[[MultiDict[str, str]], Response]
 SESSION_COOKIE = "SID"
 FORM_TYPES = ("application/x-www-form-urlencoded", "multipart/form-data")
+METHODS = ["GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS"]
 
 
 @dataclass(frozen=True)
 class Endpoint:
+    """One `scope/action`: its handler receives the request's parameters."""
+
+    name: str
     handler: Handler
-    post_only: bool
-    personas: tuple[str, ...] | None    # None: every persona
-    form_bytes: int | None = None       # a larger multipart text part than Flask's default
+    post_only: bool = False
+    personas: tuple[str, ...] | None = None    # None: every persona
+    form_bytes: int | None = None              # a larger multipart text part than Flask's
 
 
-ENDPOINTS: dict[str, Endpoint] = {}
-
-
-def endpoint(name: str, *, post_only: bool = False, personas: tuple[str, ...] | None = None,
-             form_bytes: int | None = None) -> Callable[[Handler], Handler]:
-    """Register a handler for `scope/action`; it receives the request's parameters."""
-    def register(handler: Handler) -> Handler:
-        ENDPOINTS[name] = Endpoint(handler, post_only, personas, form_bytes)
-        return handler
-    return register
+def endpoint_table(*tables: Iterable[Endpoint]) -> dict[str, Endpoint]:
+    """The route modules' ENDPOINTS tables as one lookup; a name declared twice is a bug."""
+    found: dict[str, Endpoint] = {}
+    for table in tables:
+        for entry in table:
+            if entry.name in found:
+                raise ValueError(f"endpoint {entry.name!r} is declared twice")
+            found[entry.name] = entry
+    return found
 
 
 def session_id() -> str:
@@ -55,23 +58,27 @@ def has_session() -> bool:
     return services().authenticator.session_valid(session_id())
 
 
-blueprint = Blueprint("qbit", __name__, url_prefix="/api/v2")
+def make_blueprint(endpoints: Mapping[str, Endpoint]) -> Blueprint:
+    """The /api/v2 blueprint answering `endpoints` (a new one per app)."""
+    blueprint = Blueprint("qbit", __name__, url_prefix="/api/v2")
+
+    @blueprint.after_request
+    def _security_headers(response: Response) -> Response:
+        persona = PERSONAS[services().settings["qbit.persona"]]
+        for name, value in SECURITY_HEADERS.items():
+            response.headers.setdefault(name, value)
+        response.headers.setdefault("Content-Security-Policy", persona.csp)
+        return response
+
+    @blueprint.route("/", defaults={"name": ""}, methods=METHODS)
+    @blueprint.route("/<path:name>", methods=METHODS)
+    def dispatch(name: str) -> Response:
+        return _dispatch(endpoints, name)
+
+    return blueprint
 
 
-@blueprint.after_request
-def _security_headers(response: Response) -> Response:
-    persona = PERSONAS[services().settings["qbit.persona"]]
-    for name, value in SECURITY_HEADERS.items():
-        response.headers.setdefault(name, value)
-    response.headers.setdefault("Content-Security-Policy", persona.csp)
-    return response
-
-
-@blueprint.route("/", defaults={"name": ""},
-                 methods=["GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS"])
-@blueprint.route("/<path:name>",
-                 methods=["GET", "POST", "HEAD", "PUT", "DELETE", "PATCH", "OPTIONS"])
-def dispatch(name: str) -> Response:
+def _dispatch(endpoints: Mapping[str, Endpoint], name: str) -> Response:
     method = request.method
     if method not in ("GET", "POST", "HEAD"):
         # qBittorrent 4.6+ answers other methods 501 and closes the connection.
@@ -86,7 +93,7 @@ def dispatch(name: str) -> Response:
         return text("Unauthorized", 401)
     if name != "auth/login" and not has_session():
         return text("Forbidden", 403)
-    found = ENDPOINTS.get(name)
+    found = endpoints.get(name)
     persona = services().settings["qbit.persona"]
     if found is None or (found.personas is not None and persona not in found.personas):
         return text("Not Found", 404)

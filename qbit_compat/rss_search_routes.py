@@ -12,7 +12,7 @@ from flask import Response
 from werkzeug.datastructures import MultiDict
 
 from qbit_compat.http import QbitError, integer, json_response, required, text
-from qbit_compat.routing import Handler, endpoint
+from qbit_compat.routing import Endpoint, Handler
 
 NO_RSS = "Debridge does not read RSS feeds (let Sonarr, Radarr or Prowlarr do that)"
 NO_SEARCH = "Debridge has no search engine (let Prowlarr or the Arr apps search)"
@@ -53,21 +53,6 @@ def _empty(*names: str) -> Handler:
 
 
 # -- rss ----------------------------------------------------------------------------------------
-endpoint("rss/items")(_empty())
-endpoint("rss/rules")(_empty())
-endpoint("rss/matchingArticles")(_empty("ruleName"))
-endpoint("rss/addFolder", post_only=True)(_refuse(NO_RSS, "path"))
-endpoint("rss/addFeed", post_only=True)(_refuse(NO_RSS, "url"))
-endpoint("rss/setRule", post_only=True)(_refuse(NO_RSS, "ruleName", "ruleDef"))
-endpoint("rss/removeItem", post_only=True)(_missing("path", "Cannot delete root folder."))
-endpoint("rss/moveItem", post_only=True)(_missing("itemPath", "Cannot move root folder."))
-endpoint("rss/markAsRead", post_only=True)(_accept("itemPath"))
-endpoint("rss/refreshItem", post_only=True)(_accept("itemPath"))
-endpoint("rss/renameRule", post_only=True)(_accept("ruleName", "newRuleName"))
-endpoint("rss/removeRule", post_only=True)(_accept("ruleName"))
-
-
-@endpoint("rss/setFeedURL", post_only=True)
 def set_feed_url(params: MultiDict[str, str]) -> Response:
     path = required(params, "path").strip()
     required(params, "url")
@@ -75,12 +60,10 @@ def set_feed_url(params: MultiDict[str, str]) -> Response:
 
 
 # -- search -------------------------------------------------------------------------------------
-@endpoint("search/plugins")
 def search_plugins(params: MultiDict[str, str]) -> Response:
     return json_response([])
 
 
-@endpoint("search/status")
 def search_status(params: MultiDict[str, str]) -> Response:
     if integer(params, "id", 0):
         raise QbitError(404, "Not Found")
@@ -93,13 +76,31 @@ def _no_job(params: MultiDict[str, str]) -> Response:
     raise QbitError(404, "Not Found")
 
 
-endpoint("search/start", post_only=True)(_refuse(NO_SEARCH, "pattern", "plugins", "category"))
-endpoint("search/installPlugin", post_only=True)(_refuse(NO_SEARCH, "sources"))
-endpoint("search/updatePlugins", post_only=True)(_refuse(NO_SEARCH))
-endpoint("search/downloadTorrent", personas=("5.1.4",))(
-    _refuse(NO_SEARCH, "torrentUrl", "pluginName"))
-endpoint("search/results")(_no_job)
-endpoint("search/stop", post_only=True)(_no_job)
-endpoint("search/delete", post_only=True)(_no_job)
-endpoint("search/uninstallPlugin", post_only=True)(_accept("names"))
-endpoint("search/enablePlugin", post_only=True)(_accept("names", "enable"))
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint("rss/items", _empty()),
+    Endpoint("rss/rules", _empty()),
+    Endpoint("rss/matchingArticles", _empty("ruleName")),
+    Endpoint("rss/addFolder", _refuse(NO_RSS, "path"), post_only=True),
+    Endpoint("rss/addFeed", _refuse(NO_RSS, "url"), post_only=True),
+    Endpoint("rss/setRule", _refuse(NO_RSS, "ruleName", "ruleDef"), post_only=True),
+    Endpoint("rss/removeItem", _missing("path", "Cannot delete root folder."), post_only=True),
+    Endpoint("rss/moveItem", _missing("itemPath", "Cannot move root folder."), post_only=True),
+    Endpoint("rss/markAsRead", _accept("itemPath"), post_only=True),
+    Endpoint("rss/refreshItem", _accept("itemPath"), post_only=True),
+    Endpoint("rss/renameRule", _accept("ruleName", "newRuleName"), post_only=True),
+    Endpoint("rss/removeRule", _accept("ruleName"), post_only=True),
+    Endpoint("rss/setFeedURL", set_feed_url, post_only=True),
+    Endpoint("search/plugins", search_plugins),
+    Endpoint("search/status", search_status),
+    Endpoint("search/start", _refuse(NO_SEARCH, "pattern", "plugins", "category"),
+             post_only=True),
+    Endpoint("search/installPlugin", _refuse(NO_SEARCH, "sources"), post_only=True),
+    Endpoint("search/updatePlugins", _refuse(NO_SEARCH), post_only=True),
+    Endpoint("search/downloadTorrent", _refuse(NO_SEARCH, "torrentUrl", "pluginName"),
+             personas=("5.1.4",)),
+    Endpoint("search/results", _no_job),
+    Endpoint("search/stop", _no_job, post_only=True),
+    Endpoint("search/delete", _no_job, post_only=True),
+    Endpoint("search/uninstallPlugin", _accept("names"), post_only=True),
+    Endpoint("search/enablePlugin", _accept("names", "enable"), post_only=True),
+)

@@ -7,7 +7,8 @@ import shutil
 from collections.abc import Iterator
 from typing import Any
 
-from flask import Response
+from flask import Response, current_app
+from flask.blueprints import BlueprintSetupState
 from werkzeug.datastructures import MultiDict
 
 from core.models import Torrent
@@ -22,12 +23,22 @@ from qbit_compat.http import (
     json_response,
     services,
 )
-from qbit_compat.routing import endpoint, session_id
+from qbit_compat.routing import Endpoint, session_id
 from qbit_compat.sync_snapshots import Snapshot, Snapshots, diff_mapping
 from qbit_compat.transfer_routes import transfer_totals
 
 REQUIRED_KEYS = frozenset({"full_update", "rid", "server_state"})
-SNAPSHOTS = Snapshots()
+SNAPSHOTS_KEY = "debridge.qbit.snapshots"     # in app.extensions: each app keeps its own
+
+
+def keep_snapshots(state: BlueprintSetupState) -> None:
+    """Give the app the blueprint is registered on its own snapshots (they go with it)."""
+    state.app.extensions[SNAPSHOTS_KEY] = Snapshots()
+
+
+def _snapshots() -> Snapshots:
+    snapshots: Snapshots = current_app.extensions[SNAPSHOTS_KEY]
+    return snapshots
 
 
 def _free_space() -> int:
@@ -98,7 +109,7 @@ def _full(current: int) -> bytes:
             yield torrent.hash, entry
 
     torrents = json_mapping(entries())
-    SNAPSHOTS.put(_session_key(), snapshot)
+    _snapshots().put(_session_key(), snapshot)
     full = {"categories": snapshot.categories, "full_update": True, "rid": current,
             "server_state": snapshot.server_state, "tags": sorted(snapshot.tags),
             "torrents": torrents if torrents != b"{}" else {}, "trackers": snapshot.trackers}
@@ -147,23 +158,21 @@ def _delta(snapshot: Snapshot, current: int) -> dict[str, Any]:
     for name in categories_removed:
         snapshot.categories.pop(name, None)
     snapshot.tags, snapshot.server_state, snapshot.rid = tags, state, current
-    SNAPSHOTS.put(_session_key(), snapshot)
+    _snapshots().put(_session_key(), snapshot)
     return body
 
 
-@endpoint("sync/maindata")
 def maindata(params: MultiDict[str, str]) -> Response:
     """Everything when the rid is 0 or not the one last sent to this session; otherwise only
     the fields, categories, tags and trackers that changed, and what was removed."""
     rid = integer(params, "rid", 0)
     current = services().library.revision()   # read first: later changes are re-sent
-    snapshot = SNAPSHOTS.take(_session_key(), rid) if rid > 0 else None
+    snapshot = _snapshots().take(_session_key(), rid) if rid > 0 else None
     if snapshot is None:
         return json_bytes_response(_full(current))
     return json_response(_delta(snapshot, current))
 
 
-@endpoint("sync/torrentPeers")
 def torrent_peers(params: MultiDict[str, str]) -> Response:
     """A debrid torrent has no peers of ours. Without a known hash: 404 (not 400)."""
     info_hash = params.get("hash", "")
@@ -171,3 +180,9 @@ def torrent_peers(params: MultiDict[str, str]) -> Response:
     rid = integer(params, "rid", 0)
     return json_response({"full_update": True, "peers": {}, "rid": 1 if rid <= 0 else rid + 1,
                           "show_flags": True})
+
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint("sync/maindata", maindata),
+    Endpoint("sync/torrentPeers", torrent_peers),
+)

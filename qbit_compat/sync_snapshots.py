@@ -1,6 +1,6 @@
 """What sync/maindata last sent to each session, so the next answer holds only changed fields.
 
-A cache, bounded to a few sessions per process: when a session's snapshot is missing (another
+A cache, one per app, bounded to a few sessions: when a session's snapshot is missing (another
 worker answered it, a restart, an eviction) the answer is a full update, which qBittorrent's
 clients handle as a fresh start. Torrents are kept as fingerprints (one 64-bit hash per
 field), so a snapshot of 10,000 torrents costs a few megabytes, not the objects themselves.

@@ -19,7 +19,7 @@ from qbit_compat.http import (
     services,
     text,
 )
-from qbit_compat.routing import endpoint
+from qbit_compat.routing import Endpoint
 
 # Torrents one torrents/add may ask for (magnet lines and .torrent uploads together): far
 # more than any client sends at once (Sonarr and Radarr send one), few enough to be parsed,
@@ -69,7 +69,6 @@ def _layout(params: MultiDict[str, str]) -> str:
     return ""
 
 
-@endpoint("torrents/add", post_only=True, form_bytes=MAX_URLS_BYTES)
 def add(params: MultiDict[str, str]) -> Response:
     sources = _sources(params)
     category = params.get("category", "").strip()
@@ -91,7 +90,6 @@ def add(params: MultiDict[str, str]) -> Response:
     return text("Ok." if services().library.add(sources, options) else "Fails.")
 
 
-@endpoint("torrents/delete", post_only=True)
 def delete(params: MultiDict[str, str]) -> Response:
     hashes = hash_list(params)
     required(params, "deleteFiles")
@@ -109,20 +107,11 @@ def resume(params: MultiDict[str, str]) -> Response:
     return text("")
 
 
-# 4.x: pause/resume; 5.x renamed them stop/start (the old names answer 404 there).
-endpoint("torrents/pause", post_only=True, personas=("4.6.7",))(pause)
-endpoint("torrents/resume", post_only=True, personas=("4.6.7",))(resume)
-endpoint("torrents/stop", post_only=True, personas=("5.1.4",))(pause)
-endpoint("torrents/start", post_only=True, personas=("5.1.4",))(resume)
-
-
-@endpoint("torrents/recheck", post_only=True)
 def recheck(params: MultiDict[str, str]) -> Response:
     services().library.recheck(hash_list(params))
     return text("")
 
 
-@endpoint("torrents/reannounce", post_only=True)
 def reannounce(params: MultiDict[str, str]) -> Response:
     """The provider talks to the trackers; there is nothing to announce from here."""
     hash_list(params)
@@ -136,14 +125,12 @@ def _download_path(params: MultiDict[str, str]) -> str | bool | None:
     return params.get("downloadPath", "") if flag(params, "downloadPathEnabled") else False
 
 
-@endpoint("torrents/createCategory", post_only=True)
 def create_category(params: MultiDict[str, str]) -> Response:
     services().library.create_category(required(params, "category"),
                                        params.get("savePath", ""), _download_path(params))
     return text("")
 
 
-@endpoint("torrents/editCategory", post_only=True)
 def edit_category(params: MultiDict[str, str]) -> Response:
     try:
         services().library.edit_category(required(params, "category"),
@@ -153,13 +140,11 @@ def edit_category(params: MultiDict[str, str]) -> Response:
     return text("")
 
 
-@endpoint("torrents/removeCategories", post_only=True)
 def remove_categories(params: MultiDict[str, str]) -> Response:
     services().library.remove_categories(required(params, "categories").splitlines())
     return text("")
 
 
-@endpoint("torrents/setCategory", post_only=True)
 def set_category(params: MultiDict[str, str]) -> Response:
     hashes = hash_list(params)
     category = required(params, "category")
@@ -169,33 +154,28 @@ def set_category(params: MultiDict[str, str]) -> Response:
     return text("")
 
 
-@endpoint("torrents/addTags", post_only=True)
 def add_tags(params: MultiDict[str, str]) -> Response:
     hashes = hash_list(params)
     services().library.add_tags(hashes, _tag_list(required(params, "tags")))
     return text("")
 
 
-@endpoint("torrents/removeTags", post_only=True)
 def remove_tags(params: MultiDict[str, str]) -> Response:
     hashes = hash_list(params)
     services().library.remove_tags(hashes, _tag_list(params.get("tags", "")))
     return text("")
 
 
-@endpoint("torrents/createTags", post_only=True)
 def create_tags(params: MultiDict[str, str]) -> Response:
     services().library.create_tags(_tag_list(required(params, "tags")))
     return text("")
 
 
-@endpoint("torrents/deleteTags", post_only=True)
 def delete_tags(params: MultiDict[str, str]) -> Response:
     services().library.delete_tags(_tag_list(required(params, "tags")))
     return text("")
 
 
-@endpoint("torrents/setShareLimits", post_only=True)
 def set_share_limits(params: MultiDict[str, str]) -> Response:
     hashes = hash_list(params)
     for name in ("ratioLimit", "seedingTimeLimit", "inactiveSeedingTimeLimit"):
@@ -204,3 +184,25 @@ def set_share_limits(params: MultiDict[str, str]) -> Response:
         hashes, number(params, "ratioLimit", -2.0), int(number(params, "seedingTimeLimit", -2)),
         int(number(params, "inactiveSeedingTimeLimit", -2)))
     return text("")
+
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint("torrents/add", add, post_only=True, form_bytes=MAX_URLS_BYTES),
+    Endpoint("torrents/delete", delete, post_only=True),
+    # 4.x: pause/resume; 5.x renamed them stop/start (the old names answer 404 there).
+    Endpoint("torrents/pause", pause, post_only=True, personas=("4.6.7",)),
+    Endpoint("torrents/resume", resume, post_only=True, personas=("4.6.7",)),
+    Endpoint("torrents/stop", pause, post_only=True, personas=("5.1.4",)),
+    Endpoint("torrents/start", resume, post_only=True, personas=("5.1.4",)),
+    Endpoint("torrents/recheck", recheck, post_only=True),
+    Endpoint("torrents/reannounce", reannounce, post_only=True),
+    Endpoint("torrents/createCategory", create_category, post_only=True),
+    Endpoint("torrents/editCategory", edit_category, post_only=True),
+    Endpoint("torrents/removeCategories", remove_categories, post_only=True),
+    Endpoint("torrents/setCategory", set_category, post_only=True),
+    Endpoint("torrents/addTags", add_tags, post_only=True),
+    Endpoint("torrents/removeTags", remove_tags, post_only=True),
+    Endpoint("torrents/createTags", create_tags, post_only=True),
+    Endpoint("torrents/deleteTags", delete_tags, post_only=True),
+    Endpoint("torrents/setShareLimits", set_share_limits, post_only=True),
+)

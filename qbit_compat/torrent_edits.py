@@ -19,16 +19,14 @@ from qbit_compat.http import (
     services,
     text,
 )
-from qbit_compat.routing import endpoint
+from qbit_compat.routing import Endpoint, Handler
 
 
-@endpoint("torrents/rename", post_only=True)
 def rename(params: MultiDict[str, str]) -> Response:
     services().library.rename(required(params, "hash"), required(params, "name"))
     return text("")
 
 
-@endpoint("torrents/setLocation", post_only=True)
 def set_location(params: MultiDict[str, str]) -> Response:
     hashes = hash_list(params)
     try:
@@ -40,7 +38,6 @@ def set_location(params: MultiDict[str, str]) -> Response:
     return text("")
 
 
-@endpoint("torrents/setSavePath", post_only=True)
 def set_save_path(params: MultiDict[str, str]) -> Response:
     hashes = hash_list(params, "id")
     try:
@@ -52,7 +49,6 @@ def set_save_path(params: MultiDict[str, str]) -> Response:
     return text("")
 
 
-@endpoint("torrents/setDownloadPath", post_only=True)
 def set_download_path(params: MultiDict[str, str]) -> Response:
     """Debridge keeps partial files in the torrent's own folder: only "no download path"
     is possible."""
@@ -63,21 +59,18 @@ def set_download_path(params: MultiDict[str, str]) -> Response:
     return text("")
 
 
-@endpoint("torrents/renameFile", post_only=True)
 def rename_file(params: MultiDict[str, str]) -> Response:
     services().library.rename_file(required(params, "hash"), required(params, "oldPath"),
                                    required(params, "newPath"))
     return text("")
 
 
-@endpoint("torrents/renameFolder", post_only=True)
 def rename_folder(params: MultiDict[str, str]) -> Response:
     services().library.rename_folder(required(params, "hash"), required(params, "oldPath"),
                                      required(params, "newPath"))
     return text("")
 
 
-@endpoint("torrents/filePrio", post_only=True)
 def file_priority(params: MultiDict[str, str]) -> Response:
     info_hash, ids = required(params, "hash"), required(params, "id")
     try:
@@ -90,26 +83,22 @@ def file_priority(params: MultiDict[str, str]) -> Response:
     return text("")
 
 
-@endpoint("torrents/addTrackers", post_only=True)
 def add_trackers(params: MultiDict[str, str]) -> Response:
     services().library.add_trackers(required(params, "hash"), required(params, "urls"))
     return text("")
 
 
-@endpoint("torrents/editTracker", post_only=True)
 def edit_tracker(params: MultiDict[str, str]) -> Response:
     services().library.edit_tracker(required(params, "hash"), required(params, "origUrl"),
                                     required(params, "newUrl"))
     return text("")
 
 
-@endpoint("torrents/removeTrackers", post_only=True)
 def remove_trackers(params: MultiDict[str, str]) -> Response:
     services().library.remove_trackers(required(params, "hash"), required(params, "urls"))
     return text("")
 
 
-@endpoint("torrents/addPeers", post_only=True)
 def add_peers(params: MultiDict[str, str]) -> Response:
     """The provider finds the peers; a debrid torrent takes none from a client. Valid peers
     are counted as failed, per torrent, as qBittorrent reports them."""
@@ -132,7 +121,6 @@ def _is_peer(peer: str) -> bool:
     return True
 
 
-@endpoint("torrents/setTags", post_only=True, personas=("5.1.4",))
 def set_tags(params: MultiDict[str, str]) -> Response:
     hashes = hash_list(params)
     tags = tuple(t.strip() for t in required(params, "tags").split(",") if t.strip())
@@ -140,7 +128,7 @@ def set_tags(params: MultiDict[str, str]) -> Response:
     return text("")
 
 
-def _flag_setter(flag_name: str, parameter: str | None) -> object:
+def _flag_setter(flag_name: str, parameter: str | None) -> Handler:
     """Set a flag from `parameter` (true/false), or toggle it when there is none."""
     def handler(params: MultiDict[str, str]) -> Response:
         hashes = hash_list(params)
@@ -155,17 +143,14 @@ def _flag_setter(flag_name: str, parameter: str | None) -> object:
     return handler
 
 
-for _action, _flag, _parameter in (
-        ("setAutoManagement", "auto_tmm", "enable"),
-        ("toggleSequentialDownload", "seq_dl", None),
-        ("toggleFirstLastPiecePrio", "first_last_piece_prio", None),
-        ("setSuperSeeding", "super_seeding", "value"),
-        ("setForceStart", "force_start", "value")):
-    endpoint(f"torrents/{_action}", post_only=True)(  # type: ignore[arg-type]
-        _flag_setter(_flag, _parameter))
+FLAGS = (("setAutoManagement", "auto_tmm", "enable"),
+         ("toggleSequentialDownload", "seq_dl", None),
+         ("toggleFirstLastPiecePrio", "first_last_piece_prio", None),
+         ("setSuperSeeding", "super_seeding", "value"),
+         ("setForceStart", "force_start", "value"))
 
 
-def _limit_setter(field: str) -> object:
+def _limit_setter(field: str) -> Handler:
     def handler(params: MultiDict[str, str]) -> Response:
         hashes = hash_list(params)
         required(params, "limit")
@@ -174,17 +159,34 @@ def _limit_setter(field: str) -> object:
     return handler
 
 
-endpoint("torrents/setDownloadLimit", post_only=True)(_limit_setter("dl_limit"))  # type: ignore[arg-type]
-endpoint("torrents/setUploadLimit", post_only=True)(_limit_setter("up_limit"))  # type: ignore[arg-type]
-
-
-def _queue_mover(how: str) -> object:
+def _queue_mover(how: str) -> Handler:
     def handler(params: MultiDict[str, str]) -> Response:
         services().library.move_in_queue(hash_list(params), how)
         return text("")
     return handler
 
 
-for _action, _how in (("topPrio", "top"), ("bottomPrio", "bottom"),
-                      ("increasePrio", "increase"), ("decreasePrio", "decrease")):
-    endpoint(f"torrents/{_action}", post_only=True)(_queue_mover(_how))  # type: ignore[arg-type]
+QUEUE_MOVES = (("topPrio", "top"), ("bottomPrio", "bottom"), ("increasePrio", "increase"),
+               ("decreasePrio", "decrease"))
+
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint("torrents/rename", rename, post_only=True),
+    Endpoint("torrents/setLocation", set_location, post_only=True),
+    Endpoint("torrents/setSavePath", set_save_path, post_only=True),
+    Endpoint("torrents/setDownloadPath", set_download_path, post_only=True),
+    Endpoint("torrents/renameFile", rename_file, post_only=True),
+    Endpoint("torrents/renameFolder", rename_folder, post_only=True),
+    Endpoint("torrents/filePrio", file_priority, post_only=True),
+    Endpoint("torrents/addTrackers", add_trackers, post_only=True),
+    Endpoint("torrents/editTracker", edit_tracker, post_only=True),
+    Endpoint("torrents/removeTrackers", remove_trackers, post_only=True),
+    Endpoint("torrents/addPeers", add_peers, post_only=True),
+    Endpoint("torrents/setTags", set_tags, post_only=True, personas=("5.1.4",)),
+    *(Endpoint(f"torrents/{action}", _flag_setter(name, parameter), post_only=True)
+      for action, name, parameter in FLAGS),
+    Endpoint("torrents/setDownloadLimit", _limit_setter("dl_limit"), post_only=True),
+    Endpoint("torrents/setUploadLimit", _limit_setter("up_limit"), post_only=True),
+    *(Endpoint(f"torrents/{action}", _queue_mover(how), post_only=True)
+      for action, how in QUEUE_MOVES),
+)

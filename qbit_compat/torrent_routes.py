@@ -25,7 +25,7 @@ from qbit_compat.http import (
     split_hashes,
     text,
 )
-from qbit_compat.routing import endpoint
+from qbit_compat.routing import Endpoint
 
 DOWNLOADING = {"downloading", "metaDL", "forcedMetaDL", "stalledDL", "checkingDL", "pausedDL",
                "queuedDL", "forcedDL", "stoppedDL"}
@@ -64,7 +64,6 @@ def _sort_key(value: Any) -> tuple[int, Any]:
     return (0, value) if isinstance(value, int | float) else (1, str(value))
 
 
-@endpoint("torrents/info")
 def info(params: MultiDict[str, str]) -> Response:
     category = params.get("category")          # present but empty = uncategorised
     hashes = hash_list(params) if "hashes" in params else None   # optional here
@@ -103,13 +102,11 @@ def info(params: MultiDict[str, str]) -> Response:
     return json_bytes_response(json_array(window))
 
 
-@endpoint("torrents/properties")
 def properties(params: MultiDict[str, str]) -> Response:
     torrent = services().library.torrent(required(params, "hash"), with_files=False)
     return json_response(serialize.properties(torrent, view()))
 
 
-@endpoint("torrents/files")
 def files(params: MultiDict[str, str]) -> Response:
     torrent = services().library.torrent(required(params, "hash"))
     wanted = None
@@ -126,37 +123,31 @@ def files(params: MultiDict[str, str]) -> Response:
     return json_response(serialize.files(torrent, wanted))
 
 
-@endpoint("torrents/categories")
 def categories(params: MultiDict[str, str]) -> Response:
     return json_response({c.name: serialize.category(c)
                           for c in services().library.categories()})
 
 
-@endpoint("torrents/tags")
 def tags(params: MultiDict[str, str]) -> Response:
     return json_response(services().library.tags())
 
 
-@endpoint("torrents/trackers")
 def trackers(params: MultiDict[str, str]) -> Response:
     torrent = services().library.torrent(required(params, "hash"), with_files=False)
     return json_response(serialize.trackers(torrent, dht=bool(
         services().library.preferences.get("dht"))))
 
 
-@endpoint("torrents/webseeds")
 def webseeds(params: MultiDict[str, str]) -> Response:
     services().library.torrent(required(params, "hash"), with_files=False)
     return json_response([])
 
 
-@endpoint("torrents/pieceStates")
 def piece_states(params: MultiDict[str, str]) -> Response:
     torrent = services().library.torrent(required(params, "hash"), with_files=False)
     return json_response(serialize.piece_states(torrent))
 
 
-@endpoint("torrents/pieceHashes")
 def piece_hashes(params: MultiDict[str, str]) -> Response:
     return json_response(serialize.piece_hashes(
         services().library.torrent_file(required(params, "hash"))))
@@ -172,23 +163,19 @@ def _limits(params: MultiDict[str, str], field: str) -> Response:
     return json_response({name: known.get(name.lower(), -1) for name in names})
 
 
-@endpoint("torrents/downloadLimit")
 def download_limit(params: MultiDict[str, str]) -> Response:
     return _limits(params, "dl_limit")
 
 
-@endpoint("torrents/uploadLimit")
 def upload_limit(params: MultiDict[str, str]) -> Response:
     return _limits(params, "up_limit")
 
 
-@endpoint("torrents/count")
 def count(params: MultiDict[str, str]) -> Response:
     """A plain-text number (qBittorrent 4.6.1+)."""
     return text(str(services().library.count()))
 
 
-@endpoint("torrents/export")
 def export(params: MultiDict[str, str]) -> Response:
     """The .torrent a torrent was added from; magnets carry no metainfo to export."""
     info_hash = required(params, "hash")
@@ -200,3 +187,20 @@ def export(params: MultiDict[str, str]) -> Response:
         return Response(data, content_type="application/x-bittorrent", headers={
             "Content-Disposition": f'attachment; filename="{info_hash.lower()}.torrent"'})
     return Response(data, content_type="text/plain; charset=UTF-8")
+
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint("torrents/info", info),
+    Endpoint("torrents/properties", properties),
+    Endpoint("torrents/files", files),
+    Endpoint("torrents/categories", categories),
+    Endpoint("torrents/tags", tags),
+    Endpoint("torrents/trackers", trackers),
+    Endpoint("torrents/webseeds", webseeds),
+    Endpoint("torrents/pieceStates", piece_states),
+    Endpoint("torrents/pieceHashes", piece_hashes),
+    Endpoint("torrents/downloadLimit", download_limit),
+    Endpoint("torrents/uploadLimit", upload_limit),
+    Endpoint("torrents/count", count),
+    Endpoint("torrents/export", export),
+)

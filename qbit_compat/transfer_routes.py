@@ -10,7 +10,7 @@ from werkzeug.datastructures import MultiDict
 
 from qbit_compat.app_routes import persona
 from qbit_compat.http import bad_request, integer, json_response, required, services, text
-from qbit_compat.routing import endpoint
+from qbit_compat.routing import Endpoint
 
 
 def _limits() -> dict[str, Any]:
@@ -45,23 +45,19 @@ def _set(**values: Any) -> None:
     library.preferences.update(values, known=values)
 
 
-@endpoint("transfer/info")
 def info(params: MultiDict[str, str]) -> Response:
     return json_response(transfer_totals())
 
 
-@endpoint("transfer/speedLimitsMode")
 def speed_limits_mode(params: MultiDict[str, str]) -> Response:
     return text("1" if _limits()["alternative"] else "0")
 
 
-@endpoint("transfer/toggleSpeedLimitsMode", post_only=True)
 def toggle_speed_limits_mode(params: MultiDict[str, str]) -> Response:
     _set(use_alt_speed_limits=not _limits()["alternative"])
     return text("")
 
 
-@endpoint("transfer/setSpeedLimitsMode", post_only=True)
 def set_speed_limits_mode(params: MultiDict[str, str]) -> Response:
     try:
         mode = int(required(params, "mode").strip())
@@ -71,12 +67,10 @@ def set_speed_limits_mode(params: MultiDict[str, str]) -> Response:
     return text("")
 
 
-@endpoint("transfer/downloadLimit")
 def download_limit(params: MultiDict[str, str]) -> Response:
     return text(str(_limits()["dl"]))
 
 
-@endpoint("transfer/uploadLimit")
 def upload_limit(params: MultiDict[str, str]) -> Response:
     return text(str(_limits()["up"]))
 
@@ -87,17 +81,14 @@ def _set_limit(params: MultiDict[str, str], normal: str, alternative: str) -> Re
     return text("")
 
 
-@endpoint("transfer/setDownloadLimit", post_only=True)
 def set_download_limit(params: MultiDict[str, str]) -> Response:
     return _set_limit(params, "dl_limit", "alt_dl_limit")
 
 
-@endpoint("transfer/setUploadLimit", post_only=True)
 def set_upload_limit(params: MultiDict[str, str]) -> Response:
     return _set_limit(params, "up_limit", "alt_up_limit")
 
 
-@endpoint("transfer/banPeers", post_only=True)
 def ban_peers(params: MultiDict[str, str]) -> Response:
     """Adds the peers' addresses to the banned_IPs preference (newline-separated), as
     qBittorrent does. (Debridge itself never talks to peers.)"""
@@ -114,3 +105,16 @@ def ban_peers(params: MultiDict[str, str]) -> Response:
             banned.append(address)
     _set(banned_IPs="\n".join(banned))
     return text("")
+
+
+ENDPOINTS: tuple[Endpoint, ...] = (
+    Endpoint("transfer/info", info),
+    Endpoint("transfer/speedLimitsMode", speed_limits_mode),
+    Endpoint("transfer/toggleSpeedLimitsMode", toggle_speed_limits_mode, post_only=True),
+    Endpoint("transfer/setSpeedLimitsMode", set_speed_limits_mode, post_only=True),
+    Endpoint("transfer/downloadLimit", download_limit),
+    Endpoint("transfer/uploadLimit", upload_limit),
+    Endpoint("transfer/setDownloadLimit", set_download_limit, post_only=True),
+    Endpoint("transfer/setUploadLimit", set_upload_limit, post_only=True),
+    Endpoint("transfer/banPeers", ban_peers, post_only=True),
+)

@@ -13,6 +13,7 @@ from contextlib import AbstractContextManager
 from core.models import ImportedTorrent, Torrent
 from core.naming import folder_for
 from core.ports import RemoteFile, RemoteStatus, RemoteTorrent
+from store.states import LIVE
 
 MISSING_PASSES = 2
 _COLUMNS = ("provider, remote_id, hash, name, size, status, progress, added, ended, links, "
@@ -53,11 +54,11 @@ class ImportedQueries:
                 "progress = ?4, ended = ?5, links = ?6, seen_gen = ?7, missing = 0, folder = ?10 "
                 "WHERE provider = ?8 AND remote_id = ?9", seen).rowcount
             new = conn.executemany(
-                "INSERT INTO imported_torrents (provider, remote_id, hash, name, size, status, "
+                "INSERT INTO imported_torrents (provider, remote_id, hash, name, size, status, "  # noqa: S608
                 "progress, added, ended, links, seen_gen, folder) "
                 "SELECT ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ? WHERE NOT EXISTS (SELECT 1 FROM "
                 "torrents WHERE provider = ? AND provider_torrent_id = ?) AND NOT EXISTS "
-                "(SELECT 1 FROM torrents WHERE hash = ? AND state != 'deleting' AND "
+                f"(SELECT 1 FROM torrents WHERE hash = ? AND {LIVE} AND "
                 "provider = ?) ON CONFLICT (provider, remote_id) DO NOTHING", fresh).rowcount
             _changed(conn)
         return new, known

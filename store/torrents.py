@@ -12,7 +12,8 @@ import orjson
 
 from core.errors import DuplicateTorrent
 from core.models import NewTorrent, Torrent, TorrentFile, TorrentState
-from store.migrations import ACTIVE
+from store import states
+from store.states import S
 
 # Columns a caller may change through update_torrent/transition.
 UPDATABLE = frozenset({
@@ -39,9 +40,8 @@ _STATE = next(i for i, f in enumerate(_FIELDS) if f.name == "state")
 _TRACKERS = next(i for i, f in enumerate(_FIELDS) if f.name == "trackers")
 _STATES = {s.value: s for s in TorrentState}
 CHUNK = 500  # keeps IN lists well under SQLite's variable limit
-DOWNLOAD_QUEUE = "('queued','submitting','resolving','downloading','finalizing')"
-DUE = (f"(state IN {ACTIVE} AND (paused = 0 OR state = 'deleting')) "
-       "OR (layout_dirty = 1 AND state != 'deleting')")
+DUE = (f"(state IN {states.ENGINE_WORK} AND (paused = 0 OR state = {states.state(S.DELETING)})) "
+       f"OR (layout_dirty = 1 AND {states.LIVE})")
 
 
 def _chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
@@ -71,7 +71,9 @@ def _torrent(row: Sequence[Any], tags: tuple[str, ...],
         values[index] = bool(values[index])
     trackers = values[_TRACKERS]
     values[_TRACKERS] = tuple(trackers.split("\n")) if trackers else ()
-    return Torrent(*values, tags, files)
+    # type-ignore: the row holds every field but the last two, in field order (positional,
+    # since listings build thousands), which mypy cannot count
+    return Torrent(*values, tags, files)  # type: ignore[call-arg]
 
 
 class TorrentQueries:
@@ -180,12 +182,12 @@ class TorrentQueries:
 
     def get_by_hash(self, info_hash: str, *, with_files: bool = False) -> Torrent | None:
         """The live (not being deleted) torrent with this hash."""
-        return self._one("hash = ? AND state != 'deleting'", (info_hash.lower(),), with_files)
+        return self._one(f"hash = ? AND {states.LIVE}", (info_hash.lower(),), with_files)
 
     def list_torrents(self, *, category: str | None = None,
                       hashes: Iterable[str] | None = None) -> list[Torrent]:
         """Live torrents, oldest first; optionally one category and/or some hashes."""
-        where, args = ["state != 'deleting'"], []
+        where, args = [states.LIVE], []
         if category is not None:
             where.append("category = ?")
             args.append(category)
@@ -200,13 +202,13 @@ class TorrentQueries:
     def torrents_changed_since(self, rev: int, *, or_active: bool = False) -> list[Torrent]:
         """Live torrents changed after `rev`; with `or_active`, also every torrent still in
         progress (what a client sees of those moves with time: speed, ETA, queue rank)."""
-        active = f" OR state IN {DOWNLOAD_QUEUE}" if or_active else ""
-        return self._rows(f"(rev > ?{active}) AND state != 'deleting'", (rev,))
+        active = f" OR state IN {states.DOWNLOAD_QUEUE}" if or_active else ""
+        return self._rows(f"(rev > ?{active}) AND {states.LIVE}", (rev,))
 
     def download_queue(self) -> list[int]:
         """Ids of the torrents not yet complete, in queue order (qBittorrent's queue)."""
         return [r[0] for r in self._read().execute(
-            f"SELECT id FROM torrents WHERE state IN {DOWNLOAD_QUEUE} "  # noqa: S608
+            f"SELECT id FROM torrents WHERE state IN {states.DOWNLOAD_QUEUE} "  # noqa: S608
             "ORDER BY queue_position, id")]
 
     def files_of(self, torrent_id: int) -> list[TorrentFile]:
@@ -325,49 +327,50 @@ class TorrentQueries:
 
     def live_hashes(self) -> set[str]:
         return {r[0] for r in self._read().execute(
-            "SELECT hash FROM torrents WHERE state != 'deleting'")}
+            f"SELECT hash FROM torrents WHERE {states.LIVE}")}  # noqa: S608
 
     def transfer_sums(self) -> tuple[int, int]:
         """(bytes fetched so far, current speed of active torrents), over live torrents."""
         row = self._read().execute(
-            "SELECT COALESCE(SUM(CAST(size * progress AS INTEGER)), 0), COALESCE(SUM(CASE "
-            "WHEN state IN ('downloading', 'finalizing') THEN speed ELSE 0 END), 0) "
-            "FROM torrents WHERE state != 'deleting'").fetchone()
+            "SELECT COALESCE(SUM(CAST(size * progress AS INTEGER)), 0), COALESCE(SUM(CASE "  # noqa: S608
+            f"WHEN state IN {states.TRANSFERRING} THEN speed ELSE 0 END), 0) "
+            f"FROM torrents WHERE {states.LIVE}").fetchone()
         return int(row[0]), int(row[1])
 
     def count_torrents(self) -> int:
         return int(self._read().execute(
-            "SELECT COUNT(*) FROM torrents WHERE state != 'deleting'").fetchone()[0])
+            f"SELECT COUNT(*) FROM torrents WHERE {states.LIVE}").fetchone()[0])  # noqa: S608
 
     def active_at_provider(self, provider: str | None = None) -> int:
         """Torrents holding a provider slot (sent, not yet finished there); of one provider,
         or of all."""
         where = " AND provider = ?" if provider is not None else ""
         return int(self._read().execute(
-            "SELECT COUNT(*) FROM torrents WHERE state IN ('submitting', 'resolving', "  # noqa: S608
-            f"'downloading') AND paused = 0{where}",
+            f"SELECT COUNT(*) FROM torrents WHERE state IN {states.AT_PROVIDER} "  # noqa: S608
+            f"AND paused = 0{where}",
             (provider,) if provider is not None else ()).fetchone()[0])
 
     def starting_ahead(self, torrent: Torrent, since: float) -> int:
         """Torrents of the same provider, ahead in the queue, sent (after `since`) but not
         started yet."""
         return int(self._read().execute(
-            "SELECT COUNT(*) FROM torrents WHERE provider = ? AND state IN ('submitting', "
-            "'resolving') AND state_since > ? AND (queue_position < ? OR "
+            f"SELECT COUNT(*) FROM torrents WHERE provider = ? AND state IN {states.STARTING} "  # noqa: S608
+            "AND state_since > ? AND (queue_position < ? OR "
             "(queue_position = ? AND id < ?))",
             (torrent.provider, since, torrent.queue_position, torrent.queue_position,
              torrent.id)).fetchone()[0])
 
     def torrents_waiting_on(self, provider: str) -> list[Torrent]:
         """Unpaused torrents the provider has and is still working on (to poll)."""
-        return self._rows("provider = ? AND state IN ('resolving', 'downloading') AND "
+        return self._rows(f"provider = ? AND state IN {states.PROVIDER_WORKING} AND "
                           "provider_torrent_id != '' AND paused = 0", (provider,))
 
     def queue_ahead(self, torrent: Torrent) -> int:
         """Queued (unpaused) torrents that come before this one in the queue."""
         return int(self._read().execute(
-            "SELECT COUNT(*) FROM torrents WHERE state = 'queued' AND paused = 0 AND "
-            "force_start = 0 AND (queue_position < ? OR (queue_position = ? AND id < ?))",
+            f"SELECT COUNT(*) FROM torrents WHERE state = {states.state(S.QUEUED)} "  # noqa: S608
+            "AND paused = 0 AND force_start = 0 AND (queue_position < ? OR "
+            "(queue_position = ? AND id < ?))",
             (torrent.queue_position, torrent.queue_position, torrent.id)).fetchone()[0])
 
 

@@ -9,17 +9,16 @@ from contextlib import AbstractContextManager
 from core.models import TreeEntry, TreeFile
 from core.naming import folder_for
 from core.ports import RemoteStatus
+from store.states import LIVE, SERVED, S, state
 
-# Client entries the tree serves: their files' links are known.
-_SERVED = "('finalizing','completed')"
 # The condition of the partial unique index torrents_folder: a query by folder states it so
 # that SQLite uses that index instead of scanning every served torrent.
-_BY_FOLDER = "folder != '' AND state != 'deleting'"
+_BY_FOLDER = f"folder != '' AND {LIVE}"
 _MANAGED = ("SELECT folder, hash, provider, size, CASE WHEN completion_on > 0 THEN "
             "completion_on ELSE added_on END, id FROM torrents ")
-_IMPORTED = ("SELECT i.folder, i.hash, i.provider, i.size, COALESCE(i.ended, i.added), "
+_IMPORTED = ("SELECT i.folder, i.hash, i.provider, i.size, COALESCE(i.ended, i.added), "  # noqa: S608
              "i.remote_id, EXISTS (SELECT 1 FROM torrents t WHERE t.folder = i.folder AND "
-             "t.folder != '' AND t.state != 'deleting') FROM imported_torrents i ")
+             f"t.folder != '' AND t.state != {state(S.DELETING)}) FROM imported_torrents i ")
 _IMPORTED_ORDER = " ORDER BY i.added, i.provider, i.remote_id"
 
 
@@ -56,13 +55,13 @@ class TreeQueries:
         """Every category a client made, and any a served torrent still carries."""
         return [r[0] for r in self._read().execute(
             "SELECT name FROM categories UNION SELECT DISTINCT category FROM torrents "  # noqa: S608
-            f"WHERE state IN {_SERVED} AND category != '' ORDER BY 1")]
+            f"WHERE state IN {SERVED} AND category != '' ORDER BY 1")]
 
     def tree_all(self) -> tuple[list[TreeEntry], list[TreeEntry]]:
         """(client entries, imported torrents) that `__all__` serves."""
         conn = self._read()
         managed = [_managed(r) for r in conn.execute(
-            _MANAGED + f"WHERE state IN {_SERVED} AND folder != ''")]
+            _MANAGED + f"WHERE state IN {SERVED} AND folder != ''")]
         imported = [_imported(r) for r in conn.execute(
             _IMPORTED + "WHERE i.status = ? AND i.files_known = 1" + _IMPORTED_ORDER,
             (RemoteStatus.READY.value,))]
@@ -72,7 +71,7 @@ class TreeQueries:
         """The client entry `__all__` serves under `base`, and the imported torrents whose
         folder is `base` (in the order the tree names them)."""
         conn = self._read()
-        row = conn.execute(_MANAGED + f"WHERE folder = ? AND {_BY_FOLDER} AND state IN {_SERVED}",
+        row = conn.execute(_MANAGED + f"WHERE folder = ? AND {_BY_FOLDER} AND state IN {SERVED}",
                            (base,)).fetchone()
         imported = [_imported(r) for r in conn.execute(
             _IMPORTED + "WHERE i.folder = ? AND i.status = ? AND i.files_known = 1"
@@ -88,7 +87,7 @@ class TreeQueries:
         conn = self._read()
         managed = {r[0] for r in conn.execute(
             f"SELECT folder FROM torrents WHERE folder IN ({marks}) AND {_BY_FOLDER} AND "  # noqa: S608
-            f"state IN {_SERVED}", names)}
+            f"state IN {SERVED}", names)}
         imported = {r[0] for r in conn.execute(
             f"SELECT DISTINCT folder FROM imported_torrents WHERE folder IN ({marks}) AND "  # noqa: S608
             "status = ? AND files_known = 1", [*names, RemoteStatus.READY.value])}
@@ -96,7 +95,7 @@ class TreeQueries:
 
     def tree_category(self, category: str, folder: str | None = None) -> list[TreeEntry]:
         """The served client entries of a category (only the one named `folder`, if given)."""
-        where, args = "WHERE state IN " + _SERVED + " AND category = ? AND folder != ''", \
+        where, args = "WHERE state IN " + SERVED + " AND category = ? AND folder != ''", \
             [category]
         if folder is not None:
             where, args = where + f" AND folder = ? AND {_BY_FOLDER}", [category, folder]
@@ -109,10 +108,11 @@ class TreeQueries:
             TreeEntry(base=r[0] or folder_for(r[6]), hash=r[1], provider=r[2], size=r[3],
                       modified=float(r[4]), torrent_id=r[5])
             for r in conn.execute(
-                "SELECT folder, hash, provider, size, CASE WHEN state_since > 0 THEN "
+                "SELECT folder, hash, provider, size, CASE WHEN state_since > 0 THEN "  # noqa: S608
                 "CAST(state_since AS INTEGER) ELSE added_on END, id, CASE WHEN origin_name != '' "
                 "THEN origin_name ELSE name END "
-                "FROM torrents WHERE state = 'failed' ORDER BY id DESC LIMIT ?", (limit,))]
+                f"FROM torrents WHERE state = {state(S.FAILED)} ORDER BY id DESC LIMIT ?",
+                (limit,))]
         imported = [_imported(r) for r in conn.execute(
             _IMPORTED + "WHERE i.status = ?" + _IMPORTED_ORDER + " LIMIT ?",
             (RemoteStatus.FAILED.value, limit))]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -10,7 +11,7 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app import create_app, stop_app
+from app import create_app, operator_levels, stop_app
 from core.schema import default_config
 from core.settings import settings_from_mapping
 from tests.helpers import PASSWORD, free_port
@@ -30,9 +31,30 @@ def make_settings(tmp_path: Path, **sections: dict[str, Any]) -> Any:
     return settings_from_mapping(config, base_dir=tmp_path)
 
 
+def marked_settings(request: pytest.FixtureRequest, tmp_path: Path,
+                    **defaults: dict[str, Any]) -> Any:
+    """make_settings with the test's `settings` marker: its sections over `defaults` (key by
+    key; `providers` replaced)."""
+    marker = request.node.get_closest_marker("settings")
+    sections: dict[str, Any] = dict(defaults)
+    for section, values in (marker.kwargs if marker else {}).items():
+        sections[section] = {**sections.get(section, {}), **values} \
+            if isinstance(values, dict) else values
+    return make_settings(tmp_path, **sections)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _operator_log_levels() -> None:
+    """What configure_logging does in a served process (the tests' apps are made without
+    it): the operator loggers pass info messages, for log/main."""
+    for name, level in operator_levels("info").items():
+        logging.getLogger(name).setLevel(level)
+
+
 @pytest.fixture
-def app(tmp_path: Path) -> Iterator[Flask]:
-    application = create_app(make_settings(tmp_path))
+def app(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Flask]:
+    """An app at the test settings (and the test's `settings` marker)."""
+    application = create_app(marked_settings(request, tmp_path))
     try:
         yield application
     finally:

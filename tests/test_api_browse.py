@@ -44,7 +44,10 @@ def _basic(user: str, password: str) -> dict[str, str]:
     return {"Authorization": f"Basic {token}"}
 
 
-class Library:
+class StockedApp:
+    """An app whose library holds a movie and a season pack, both complete, and the admin
+    API of its sandbox (for faults)."""
+
     def __init__(self, app: Flask, tmp: Path) -> None:
         self.app = app
         settings = app.extensions["debridge"].settings
@@ -78,19 +81,19 @@ class Library:
 
 
 @pytest.fixture(scope="module")
-def library(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Library]:
+def library(tmp_path_factory: pytest.TempPathFactory) -> Iterator[StockedApp]:
     tmp = tmp_path_factory.mktemp("browse")
     settings = make_settings(tmp, auth={"api_key": KEY, "max_failed_logins": 3},
                              webdav={"upstream_timeout_seconds": 2.0})
     app = create_app(settings)
     try:
-        yield Library(app, tmp)
+        yield StockedApp(app, tmp)
     finally:
         stop_app(app)
 
 
 @pytest.fixture
-def client(library: Library) -> FlaskClient:
+def client(library: StockedApp) -> FlaskClient:
     return library.app.test_client()
 
 
@@ -142,7 +145,7 @@ def test_wrong_basic_passwords_ban_the_address(client: FlaskClient) -> None:
     assert banned.json["code"] == 403
 
 
-def test_groups_torrents_and_files(client: FlaskClient, library: Library) -> None:
+def test_groups_torrents_and_files(client: FlaskClient, library: StockedApp) -> None:
     groups = _get(client, "/api/browse/").json["groups"]
     assert groups[2] == {"name": "films", "kind": "category", "category": "films"}
     everything = _get(client, "/api/browse/__all__").json
@@ -187,7 +190,7 @@ def test_bad_paging_answers_400(client: FlaskClient, query: str) -> None:
 
 
 def test_download_serves_exact_bytes_with_ranges(client: FlaskClient,
-                                                 library: Library) -> None:
+                                                 library: StockedApp) -> None:
     url = "/api/browse/download/" + quote("Movie [2020] #1 50% & co") + "/" + \
         quote("Movie [2020] #1 50% & co.mkv")
     size = 3 << 20
@@ -218,7 +221,7 @@ def test_download_serves_exact_bytes_with_ranges(client: FlaskClient,
 
 
 def test_a_provider_that_stops_answering_gives_a_json_502_in_time(
-        client: FlaskClient, library: Library) -> None:
+        client: FlaskClient, library: StockedApp) -> None:
     url = "/api/browse/download/Show%20S01/Season/e02.mkv"
     with library.app.app_context():     # no cached link: the next read must ask the provider
         store = library.app.extensions["debridge.runtime"].store

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 
@@ -16,6 +17,13 @@ from core.priority import Priority, current_priority
 from debrid.base import ServiceUnavailable
 
 DATA = bytes(range(256)) * 64          # 16 KiB
+RESOLVERS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="test-link-resolve")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _stop_resolvers() -> Iterator[None]:
+    yield
+    RESOLVERS.shutdown(wait=False, cancel_futures=True)
 
 
 class FakeLinks:
@@ -82,8 +90,8 @@ class FakeCdn:
 def _reader(links: FakeLinks, cdn: FakeCdn, timeout: float = 5.0) -> RemoteReader:
     file = TreeFile(path="Show/e01.mkv", size=len(DATA), link="https://provider/l/1",
                     file_id="1")
-    return RemoteReader(links, cdn, "sandbox", file, timeout=timeout,  # type: ignore[arg-type]
-                        chunk_size=4096)
+    return RemoteReader(links, cdn, RESOLVERS, "sandbox", file,  # type: ignore[arg-type]
+                        timeout=timeout, chunk_size=4096)
 
 
 def _read_all(reader: RemoteReader) -> bytes:

@@ -21,7 +21,7 @@ from core.links import LinkResolver
 from core.services import EXTENSION_KEY
 from debrid.realdebrid import RealDebrid
 from store.sqlite import SqliteStore
-from tests.conftest import make_settings
+from tests.conftest import marked_settings
 from tests.helpers import PASSWORD, expected_bytes, magnet, random_hash, wait_until
 
 API = "/api/v2"
@@ -72,12 +72,7 @@ class Running:
 
 @pytest.fixture
 def running(tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[Running]:
-    marker = request.node.get_closest_marker("settings")
-    sections: dict[str, Any] = {"library": {"sync_interval_seconds": 0}}
-    for section, values in (marker.kwargs if marker else {}).items():
-        sections[section] = {**sections.get(section, {}), **values} \
-            if isinstance(values, dict) else values
-    app = create_app(make_settings(tmp_path, **sections))
+    app = create_app(marked_settings(request, tmp_path, library={"sync_interval_seconds": 0}))
     try:
         yield Running(app)
     finally:

@@ -188,7 +188,7 @@ class Rig:
             action="download", mount_path=None, poll_interval=5.0, max_parallel_transfers=1,
             symlink_timeout=1800.0, stalled_timeout=config.get("stalled_timeout", 0.0),
             copy_timeout=config.get("copy_timeout", 3600.0), submit_grace=5.0,
-            selection=SelectionRules(),
+            selection=SelectionRules.defaults(),
             policies=Policies.build({PROVIDER: ProviderPolicy(
                 download_uncached=True, keep_on_delete=bool(config.get("keep", 0)))}, (), ()))
         slots = SlotGate(self.store, providers, 0, lambda: None, clock=self.clock)
@@ -320,6 +320,7 @@ def test_progress_never_says_more_than_is_on_disk(rig: Rig) -> None:
             on_disk = sum(p.stat().st_size for p in folder.rglob("*") if p.is_file())
             written.append((torrent.progress * torrent.size, on_disk))
 
+    # type-ignore: a spy on one method of the fake, to look at the disk as progress is written
     rig.store.update_torrent = spy  # type: ignore[method-assign]
     done = rig.run(added.id, _state(S.COMPLETED, S.FAILED))
     assert done.state is S.COMPLETED

@@ -15,11 +15,12 @@ from hypothesis import strategies as st
 from werkzeug.test import encode_multipart
 
 from app import create_app, stop_app
-from qbit_compat.routing import ENDPOINTS
+from qbit_compat import endpoints
 from tests.conftest import make_settings
 from tests.helpers import PASSWORD, magnet
 
 API = "/api/v2"
+ENDPOINTS = endpoints()
 PARAMS = ("hashes", "hash", "urls", "category", "savePath", "savepath", "tags", "tag",
           "deleteFiles", "filter", "sort", "reverse", "limit", "offset", "indexes",
           "ratioLimit", "seedingTimeLimit", "inactiveSeedingTimeLimit", "value", "paused",

@@ -4,12 +4,19 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import asdict, fields
 from pathlib import Path
 
 import pytest
 
 from core.schema import PROVIDER_SETTINGS, SETTINGS, default_config
-from core.settings import SettingsError, config_path, load_settings, settings_from_mapping
+from core.settings import (
+    ProviderSettings,
+    SettingsError,
+    config_path,
+    load_settings,
+    settings_from_mapping,
+)
 from tests.helpers import ROOT
 
 
@@ -169,3 +176,22 @@ def test_redacted_hides_the_password() -> None:
     settings = settings_from_mapping({"auth": {"password": "hunter2"}})
     assert "hunter2" not in json.dumps(settings.redacted())
     assert re.search(r"\*\*\*", json.dumps(settings.redacted()))
+
+
+def test_provider_defaults_and_secrets_come_from_the_schema() -> None:
+    """One source per default: a provider entry that names only itself gets the schema's
+    defaults, and redacted() masks what the schema calls secret."""
+    assert [f.name for f in fields(ProviderSettings)] == [s.key for s in PROVIDER_SETTINGS]
+    bare = settings_from_mapping({"providers": [{"name": "sb", "type": "sandbox"}]})
+    assert asdict(bare.providers[0]) == {
+        **{s.key: tuple(s.default) if s.kind == "list" else s.default
+           for s in PROVIDER_SETTINGS}, "name": "sb", "type": "sandbox"}
+    secret = {s.key: ["x-secret-1", "x-secret-2"] if s.kind == "list" else "x-secret-0"
+              for s in PROVIDER_SETTINGS if s.secret}
+    entry = {"name": "rd", "type": "realdebrid", **secret}
+    redacted = settings_from_mapping({"providers": [entry]}).redacted()
+    assert "x-secret" not in json.dumps(redacted)
+    shown = redacted["providers"][0]
+    assert all(shown[key] == (["***", "***"] if isinstance(value, list) else "***")
+               for key, value in secret.items())
+    assert shown["name"] == "rd"

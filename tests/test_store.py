@@ -12,7 +12,8 @@ from core.auth import Authenticator, AuthPolicy, hash_password, resolve_password
 from core.errors import DuplicateTorrent, LoginBanned
 from core.models import NewTorrent, TorrentFile, TorrentState
 from core.ports import Bucket, Waiter
-from store.migrations import MIGRATIONS, SCHEMA_VERSION
+from store import states
+from store.migrations import ACTIVE, MIGRATIONS, SCHEMA_VERSION
 from store.sqlite import SqliteStore, open_store
 
 
@@ -191,3 +192,21 @@ def test_sessions_expire_and_bans_lift(store: SqliteStore) -> None:
     assert auth.login("admin", "pw", "other-ip")      # per address
     now[0] += 31
     assert auth.login("admin", "pw", "ip")
+
+
+def test_live_queries_state_the_partial_indexes_conditions(store: SqliteStore) -> None:
+    """The live SQL takes state names from the model; the migrations keep their own frozen
+    literals. Both must agree, or SQLite stops using the partial indexes."""
+    assert states.ENGINE_WORK == ACTIVE
+    assert states.states([TorrentState.DELETING, TorrentState.QUEUED]) == \
+        "('queued','deleting')"                        # the model's order, whatever is given
+    conn = store._read()
+    for where, index in ((f"hash = 'x' AND {states.LIVE}", "torrents_hash"),
+                         (f"folder = 'x' AND folder != '' AND {states.LIVE}", "torrents_folder"),
+                         (f"state IN {states.ENGINE_WORK} AND next_check_at <= 1",
+                          "torrents_due")):
+        # INDEXED BY fails ("no query solution") unless the condition implies the index's
+        conn.execute(f"SELECT id FROM torrents INDEXED BY {index} WHERE {where}")  # noqa: S608
+    with pytest.raises(sqlite3.OperationalError, match="no query solution"):
+        conn.execute("SELECT id FROM torrents INDEXED BY torrents_due WHERE "
+                     "state IN ('queued') AND next_check_at <= 1")
