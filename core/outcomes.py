@@ -121,8 +121,13 @@ class Outcomes:
             current = self.store.get_torrent(torrent.id)
             if current is None or current.state is not S.SUBMITTING:
                 return
-            if exc.ambiguous:
-                self._retry_later(torrent, exc.message, self.config.submit_grace)
+            # A step that began in SUBMITTING was reconciling an add whose outcome is unknown:
+            # whatever failed then (the listing, the add sent again), that add may still have
+            # taken effect, so it is looked for again, never sent again from the queue.
+            reconciling = torrent.state is S.SUBMITTING
+            if exc.ambiguous or (reconciling and kind in TRANSIENT):
+                self._retry_later(torrent, exc.message, max(exc.retry_after or 0.0,
+                                                            self.config.submit_grace))
             elif kind in TRANSIENT:
                 # back in the queue, in its place: it goes again when a slot frees up
                 self.store.transition(torrent.id, [S.SUBMITTING], S.QUEUED, self.clock())

@@ -67,6 +67,7 @@ class FakeProvider:
         self.remotes: dict[str, Remote] = {}
         self.calls: list[str] = []
         self.refuse_add: ProviderError | None = None
+        self.failing_lists = 0            # list calls that fail (a 503) before one answers
         self.lose_add_answer = False      # the add takes effect, its answer never arrives
         self.ids = (f"R{n}" for n in itertools.count(1))
         self.issued = 0                   # direct links handed out (each a new URL)
@@ -120,6 +121,9 @@ class FakeProvider:
     def list_torrents(self, *, active_only: bool = False,
                       page_size: int | None = None) -> Iterator[RemoteTorrent]:
         self.calls.append("list")
+        if self.failing_lists:
+            self.failing_lists -= 1
+            raise ServiceUnavailable("HTTP 503 without the provider's error body")
         for remote in reversed(list(self.remotes.values())):
             if not active_only or remote.torrent.status is not R.READY:
                 yield replace(remote.torrent, files=())
@@ -269,6 +273,20 @@ def test_an_add_whose_answer_was_lost_is_adopted_not_sent_again(rig: Rig) -> Non
     assert "list" in rig.provider.calls
     rig.provider.lose_add_answer = False
     assert rig.run(added.id, _state(S.COMPLETED, S.FAILED)).state is S.COMPLETED
+    assert list(rig.provider.remotes) == ["R1"]
+
+
+def test_a_failing_reconciliation_looks_again_and_never_adds_twice(rig: Rig) -> None:
+    # the add's answer is lost, and the listing that would find it fails twice: the add may
+    # have taken effect, so it must not go back to the queue and be sent again
+    rig.provider.lose_add_answer = True
+    rig.provider.failing_lists = 2
+    added = rig.add("Flaky.Listing.2020", FILES)
+    rig.run(added.id, lambda t: rig.provider.calls.count("list") >= 3)
+    rig.provider.lose_add_answer = False
+    done = rig.run(added.id, _state(S.COMPLETED, S.FAILED))
+    assert done.state is S.COMPLETED
+    assert rig.provider.calls.count("add") == 1
     assert list(rig.provider.remotes) == ["R1"]
 
 
