@@ -46,7 +46,6 @@ from core.links import LinkResolver
 from core.policy import Policies, ProviderPolicy
 from core.ports import DebridProvider
 from core.preferences import Preferences
-from core.redact import RedactingFilter
 from core.selection import SelectionRules
 from core.services import EXTENSION_KEY, Services
 from core.settings import Settings, SettingsError, config_path, load_settings, replace_provider
@@ -56,6 +55,7 @@ from debrid.cdn import HttpContentSource
 from debrid.sandbox import SandboxOptions, SandboxServer
 from qbit_compat.app_routes import SHUTDOWN_KEY
 from server import machine_names
+from server.logs import OPERATOR_LOGGERS, configure_logging
 from server.proxies import TrustedProxies, parse_networks
 from store.logsink import StoreLogSink
 from store.permissions import private_dir, private_file
@@ -66,9 +66,6 @@ log = logging.getLogger("debridge")
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
 SANDBOX_STATE = "sandbox.sqlite3"
 SANDBOX_PORT = "sandbox.port"        # the port a sandbox chose, kept for the next start
-
-
-OPERATOR_LOGGERS = ("debridge", "core", "debrid", "qbit_compat", "store")
 
 
 @dataclass
@@ -94,30 +91,6 @@ class Runtime:
         for sandbox in self.sandboxes:
             sandbox.stop()
         self.store.close()
-
-
-def operator_levels(level: str) -> dict[str, str]:
-    """The operator loggers' levels for `server.log_level`: info at least, so that log/main
-    (each app's store handler on them) gets adds and failures whatever stderr shows."""
-    return dict.fromkeys(OPERATOR_LOGGERS, "DEBUG" if level == "debug" else "INFO")
-
-
-def configure_logging(level: str) -> None:
-    """Logs go to stderr, secrets masked; set up once, before the app exists (Flask's
-    advice). The stderr handler, not the loggers, holds `level` back (see operator_levels)."""
-    logging.config.dictConfig({
-        "version": 1,
-        "disable_existing_loggers": False,
-        "filters": {"redact": {"()": RedactingFilter}},
-        "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
-        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain",
-                                "filters": ["redact"], "stream": "ext://sys.stderr",
-                                "level": level.upper()}},
-        "root": {"handlers": ["stderr"], "level": level.upper()},
-        "loggers": {"werkzeug": {"level": "WARNING"}, "urllib3": {"level": "WARNING"},
-                    **{name: {"level": operator} for name, operator in
-                       operator_levels(level).items()}},
-    })
 
 
 def start_sandboxes(settings: Settings) -> tuple[Settings, list[SandboxServer]]:

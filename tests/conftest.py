@@ -11,9 +11,10 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
-from app import create_app, operator_levels, stop_app
+from app import create_app, stop_app
 from core.schema import default_config
 from core.settings import settings_from_mapping
+from server.logs import operator_levels
 from tests.helpers import PASSWORD, free_port
 
 

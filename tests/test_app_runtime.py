@@ -10,9 +10,10 @@ from pathlib import Path
 import pytest
 from flask import Flask
 
-from app import OPERATOR_LOGGERS, create_app, stop_app
+from app import create_app, stop_app
 from core.services import EXTENSION_KEY
 from qbit_compat.sync_routes import SNAPSHOTS_KEY
+from server.logs import OPERATOR_LOGGERS
 from tests.conftest import make_settings
 
 

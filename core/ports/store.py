@@ -1,88 +1,22 @@
-"""Ports: what the domain needs from a provider, from content links and from the store."""
+"""What the domain needs from the store, by noun; each part asks for the Protocols it uses."""
 
 from __future__ import annotations
 
-import enum
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol, TypeVar
 
 from core.models import (
     Category,
-    FileNode,
-    FolderNode,
-    Group,
     ImportedTorrent,
     NewTorrent,
     Torrent,
     TorrentFile,
-    TorrentNode,
     TorrentState,
     TreeEntry,
     TreeFile,
 )
-
-
-class RemoteStatus(enum.StrEnum):
-    """A provider torrent's status, normalised across providers."""
-
-    METADATA = "metadata"                  # fetching magnet metadata
-    WAITING_SELECTION = "waiting_selection"
-    QUEUED = "queued"
-    DOWNLOADING = "downloading"
-    PROCESSING = "processing"              # compressing / uploading to the hoster
-    READY = "ready"
-    FAILED = "failed"
-
-
-@dataclass(frozen=True)
-class RemoteFile:
-    """A file inside a provider torrent. `path` is root-relative with '/' separators."""
-
-    id: str
-    path: str
-    size: int
-    selected: bool
-    link: str = ""          # provider-side link, resolved to a direct URL on demand
-
-
-@dataclass(frozen=True)
-class RemoteTorrent:
-    """A provider torrent. `files` is empty in list results; `progress` is 0..1."""
-
-    id: str
-    hash: str
-    name: str
-    status: RemoteStatus
-    raw_status: str
-    progress: float
-    size: int
-    speed: int = 0
-    seeders: int | None = None
-    files: tuple[RemoteFile, ...] = ()
-    links: tuple[str, ...] = ()
-    is_archive: bool = False    # several selected files share one archive link
-    added: float | None = None  # when the provider got it (unix time)
-    ended: float | None = None  # when the provider finished it
-
-
-@dataclass(frozen=True)
-class DirectLink:
-    """A resolved, expiring CDN URL for one file."""
-
-    url: str
-    filename: str
-    size: int
-    expires_at: float | None = None
-
-
-@dataclass(frozen=True)
-class Account:
-    """Who the provider token belongs to."""
-
-    username: str
-    premium: bool
-    expires_at: str = ""
+from core.ports.provider import DirectLink, RemoteFile, RemoteTorrent
 
 
 @dataclass(frozen=True)
@@ -94,20 +28,6 @@ class Bucket:
     blocked_until: float = 0.0
     strikes: int = 0                      # 429s in a row (the block doubles with each)
     rate_limited: tuple[float, ...] = ()  # when recent 429s arrived
-
-
-@dataclass(frozen=True)
-class BudgetState:
-    """What a provider account's request budget looks like now (for the REST API and UI)."""
-
-    account: str
-    per_minute: int
-    capacity: float
-    tokens: float
-    waiting_interactive: int
-    waiting_background: int
-    blocked_for: float                    # seconds until a 429 block ends (0: none)
-    recent_rate_limits: int               # 429s in the last hour
 
 
 T = TypeVar("T")
@@ -142,99 +62,6 @@ class BudgetStore(Protocol):
     def set_meta(self, key: str, value: str) -> None: ...
 
 
-class DebridProvider(Protocol):
-    """A debrid provider account. Every method may raise core.errors.ProviderError."""
-
-    name: str
-
-    def add_magnet(self, magnet: str) -> str: ...
-
-    def add_torrent_file(self, data: bytes) -> str: ...
-
-    def select_files(self, torrent_id: str, file_ids: Sequence[str]) -> None: ...
-
-    def get_torrent(self, torrent_id: str) -> RemoteTorrent: ...
-
-    def list_torrents(self, *, active_only: bool = False,
-                      page_size: int | None = None) -> Iterator[RemoteTorrent]:
-        """The account's torrents, newest first, a page at a time (no files in them).
-        `active_only`: those the provider is still working on."""
-        ...
-
-    def delete_torrent(self, torrent_id: str) -> None: ...
-
-    def resolve_link(self, link: str) -> DirectLink: ...
-
-    def get_account(self) -> Account: ...
-
-    def budgets(self) -> list[BudgetState]:
-        """The request budget of each account this provider calls with."""
-        ...
-
-
-class ContentStream(Protocol):
-    """An open read of a direct link from some offset."""
-
-    def chunks(self, size: int) -> Iterator[bytes]: ...
-
-    def close(self) -> None: ...
-
-
-class FileReader(Protocol):
-    """A file of the tree opened for reading: seekable, bytes from the provider's CDN."""
-
-    file: TreeFile
-
-    def seekable(self) -> bool: ...
-
-    def seek(self, offset: int, whence: int = 0) -> int: ...
-
-    def tell(self) -> int: ...
-
-    def expect(self, stop: int) -> None:
-        """The caller reads no further than `stop`: the CDN is asked for just that."""
-        ...
-
-    def open(self) -> None:
-        """Open the CDN now (a failure raises UpstreamFailed before any byte is promised)."""
-        ...
-
-    def read(self, size: int = -1) -> bytes: ...
-
-    def close(self) -> None: ...
-
-
-class FileStreams(Protocol):
-    """Opens readers of the tree's files."""
-
-    def open(self, entry: TreeEntry, file: TreeFile) -> FileReader: ...
-
-
-class TreeView(Protocol):
-    """The library as folders, as the surfaces read it (browse.Tree)."""
-
-    def groups(self) -> list[Group]: ...
-
-    def group(self, name: str) -> Group | None: ...
-
-    def torrents(self, group: Group) -> list[TorrentNode]: ...
-
-    def torrent(self, group: Group, name: str) -> TorrentNode | None: ...
-
-    def folder(self, node: TorrentNode) -> FolderNode: ...
-
-    def resolve(self, path: str) -> Group | TorrentNode | FolderNode | FileNode | None: ...
-
-
-class ContentSource(Protocol):
-    """Opens direct links from `offset` (to `end`, exclusive, when given: a CDN may then
-    keep the connection for the next request). Raises LinkExpired when the link must be
-    resolved again."""
-
-    def open(self, url: str, offset: int, end: int | None = None) -> ContentStream: ...
-
-
-# -- the store, by noun: each part of the domain asks for the Protocols it uses ------------------
 class TorrentStore(Protocol):
     """Torrents, their files and tags (a change bumps the revision clients sync against)."""
 

@@ -1,0 +1,34 @@
+"""The process's logging: stderr with secrets masked, and the loggers log/main listens to."""
+
+from __future__ import annotations
+
+import logging.config
+
+from core.redact import RedactingFilter
+
+# Debridge's own loggers: each app adds its log/main handler (the store's log sink) to them.
+OPERATOR_LOGGERS = ("debridge", "core", "debrid", "qbit_compat", "store")
+
+
+def operator_levels(level: str) -> dict[str, str]:
+    """The operator loggers' levels for `server.log_level`: info at least, so that log/main
+    (each app's store handler on them) gets adds and failures whatever stderr shows."""
+    return dict.fromkeys(OPERATOR_LOGGERS, "DEBUG" if level == "debug" else "INFO")
+
+
+def configure_logging(level: str) -> None:
+    """Logs go to stderr, secrets masked; set up once, before the app exists (Flask's
+    advice). The stderr handler, not the loggers, holds `level` back (see operator_levels)."""
+    logging.config.dictConfig({
+        "version": 1,
+        "disable_existing_loggers": False,
+        "filters": {"redact": {"()": RedactingFilter}},
+        "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s: %(message)s"}},
+        "handlers": {"stderr": {"class": "logging.StreamHandler", "formatter": "plain",
+                                "filters": ["redact"], "stream": "ext://sys.stderr",
+                                "level": level.upper()}},
+        "root": {"handlers": ["stderr"], "level": level.upper()},
+        "loggers": {"werkzeug": {"level": "WARNING"}, "urllib3": {"level": "WARNING"},
+                    **{name: {"level": operator} for name, operator in
+                       operator_levels(level).items()}},
+    })
