@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable, Iterator, Mapping
+from http import HTTPStatus
 from typing import Any
 
 import orjson
@@ -159,7 +160,8 @@ def error_response(exc: Exception) -> Response:
     if isinstance(exc, InvalidInput):
         return text("Bad Request", 400)
     if isinstance(exc, DebridgeError):
-        return text("Conflict", 409)
+        # anything else: its own status, with qBittorrent's kind of body (the reason phrase)
+        return text(HTTPStatus(exc.status).phrase, exc.status)
     raise exc
 
 
