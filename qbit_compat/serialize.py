@@ -16,6 +16,7 @@ import torf
 from core.models import Category, FailureReason, Torrent, TorrentFile, TorrentState
 from core.naming import folder_for
 from core.preferences import ShareLimits
+from core.view import RUNNING, TRANSFERRING, TorrentView, torrent_view
 from qbit_compat.persona import Persona, qbit_state
 
 UNKNOWN_ETA = 8640000
@@ -54,16 +55,8 @@ def _reported_ratio(torrent: Torrent, view: View) -> float:
     return max(0.0, float(_effective_ratio_limit(torrent, view)))
 
 
-def _completed_bytes(torrent: Torrent) -> int:
-    return int(torrent.size * torrent.progress) if torrent.size > 0 else 0
-
-
-def _eta(torrent: Torrent, now: int) -> int:
-    remaining = torrent.size - _completed_bytes(torrent)
-    speed = torrent.speed_at(now)
-    if torrent.state is TorrentState.COMPLETED or speed <= 0 or remaining <= 0:
-        return UNKNOWN_ETA
-    return min(UNKNOWN_ETA, math.ceil(remaining / speed))
+def _eta(neutral: TorrentView) -> int:
+    return UNKNOWN_ETA if neutral.eta is None else min(UNKNOWN_ETA, neutral.eta)
 
 
 def qt(value: float) -> float:
@@ -94,10 +87,6 @@ def _magnet(info_hash: str, name: str, trackers: tuple[str, ...]) -> str:
     return "magnet:?" + "&".join(parts)
 
 
-RUNNING = (TorrentState.SUBMITTING, TorrentState.RESOLVING, TorrentState.DOWNLOADING,
-           TorrentState.FINALIZING)
-
-
 def active_seconds(torrent: Torrent, now: int) -> int:
     """Time spent running: it stops counting when the torrent completes (paused at its goal),
     is paused, waits in the queue or fails, as qBittorrent's does for paused torrents."""
@@ -114,9 +103,10 @@ def active_seconds(torrent: Torrent, now: int) -> int:
 def info_entry(torrent: Torrent, view: View) -> dict[str, Any]:
     """One torrents/info object (qBittorrent 4.6: 51 keys; 5.1 adds six)."""
     now = view.now
+    neutral = torrent_view(torrent, now)
     completed = torrent.state is TorrentState.COMPLETED
-    done_bytes = _completed_bytes(torrent)
-    active = torrent.state in (TorrentState.DOWNLOADING, TorrentState.FINALIZING)
+    done_bytes = neutral.placed_bytes
+    active = torrent.state in TRANSFERRING
     entry: dict[str, Any] = {
         "added_on": torrent.added_on,
         "amount_left": max(0, torrent.size - done_bytes),
@@ -127,11 +117,11 @@ def info_entry(torrent: Torrent, view: View) -> dict[str, Any]:
         "completion_on": torrent.completion_on if completed else view.persona.never,
         "content_path": torrent.content_path,
         "dl_limit": torrent.dl_limit,
-        "dlspeed": torrent.speed_at(now) if active else 0,
+        "dlspeed": neutral.speed,
         "download_path": "",
         "downloaded": done_bytes,
         "downloaded_session": done_bytes,
-        "eta": _eta(torrent, now),
+        "eta": _eta(neutral),
         "f_l_piece_prio": torrent.first_last_piece_prio,
         "force_start": torrent.force_start,
         "hash": torrent.hash,
@@ -149,7 +139,7 @@ def info_entry(torrent: Torrent, view: View) -> dict[str, Any]:
         "num_leechs": 0,
         "num_seeds": torrent.seeders if active else 0,
         "priority": _queue_priority(torrent, view),
-        "progress": qt(torrent.progress),
+        "progress": qt(neutral.progress),
         "ratio": qt(_reported_ratio(torrent, view)),
         "ratio_limit": qt(torrent.ratio_limit),
         "save_path": torrent.save_path,
@@ -216,7 +206,8 @@ def properties(torrent: Torrent, view: View) -> dict[str, Any]:
     has_meta = torrent.has_metadata
     piece_size, pieces = pieces_of(torrent)
     completed = torrent.state is TorrentState.COMPLETED
-    done_bytes = _completed_bytes(torrent)
+    neutral = torrent_view(torrent, now)
+    done_bytes = neutral.placed_bytes
     props = {
         "addition_date": torrent.added_on,
         "comment": _comment(torrent),
@@ -224,10 +215,10 @@ def properties(torrent: Torrent, view: View) -> dict[str, Any]:
         "created_by": "",
         "creation_date": -1,
         "dl_limit": torrent.dl_limit or -1,
-        "dl_speed": torrent.speed_at(now),
-        "dl_speed_avg": torrent.speed_at(now),
+        "dl_speed": neutral.speed,
+        "dl_speed_avg": neutral.speed,
         "download_path": "",
-        "eta": _eta(torrent, now),
+        "eta": _eta(neutral),
         "hash": torrent.hash,
         "infohash_v1": torrent.hash,
         "infohash_v2": "",
