@@ -215,6 +215,7 @@ def create_app(settings: Settings, *, start_background: bool = True) -> Flask:
     app.extensions["debridge.runtime"] = Runtime(engine, store, log_sink, streams, sandboxes)
     app.register_blueprint(qbit_compat.blueprint())
     app.register_blueprint(api.blueprint)
+    app.register_blueprint(api.root)
     app.register_blueprint(ui.blueprint)
     dav = make_dav_app(tree, streams.open, authenticator, settings["webdav.auth"], hosts)
     # type-ignore: wrapping wsgi_app is how Flask documents adding WSGI middleware

@@ -1,8 +1,9 @@
-"""The bearer-token REST API (/api): browse the library and download its files."""
+"""The token REST API (/api, /t, /version): Decypharr's routes, the UDPT-style registry,
+cross-seed's announce and webhook, browse and download."""
 
 from __future__ import annotations
 
-from api import browse_routes
-from api.http import blueprint
+from api import browse_routes, meta_routes
+from api.http import blueprint, root
 
-__all__ = ["blueprint", "browse_routes"]
+__all__ = ["blueprint", "browse_routes", "meta_routes", "root"]

@@ -3,28 +3,26 @@
 from __future__ import annotations
 
 import logging
+import math
+import time
 from typing import Any
 
 from flask import Blueprint, Response, current_app, jsonify, request
 from werkzeug.exceptions import HTTPException
 
 from core.auth import Surface
-from core.errors import DebridgeError, LoginBanned, UpstreamFailed
+from core.errors import DebridgeError, InvalidInput, LoginBanned, NotFound
 from core.services import EXTENSION_KEY, Services
 
 log = logging.getLogger(__name__)
 blueprint = Blueprint("api", __name__, url_prefix="/api")
+# /version and the registry at /t: the same surface outside /api (Decypharr's and UDPT's paths)
+root = Blueprint("api_root", __name__)
+PUBLIC_ENDPOINTS = frozenset({"api.openapi", "api_root.version"})
 
 
-class NotFound(DebridgeError):
-    """No such group, torrent or file in the tree."""
-
-
-class BadRequest(DebridgeError):
-    """A parameter is malformed."""
-
-
-_STATUS = {NotFound: 404, BadRequest: 400, UpstreamFailed: 502, LoginBanned: 403}
+BadRequest = InvalidInput
+__all__ = ["BadRequest", "NotFound", "blueprint", "error", "root", "services"]
 
 
 def services() -> Services:
@@ -32,41 +30,79 @@ def services() -> Services:
     return found
 
 
+def registry_path(path: str) -> bool:
+    """The UDPT-style registry (/t, /api/t): its errors add UDPT's status/reason keys."""
+    return path in ("/t", "/api/t") or path.startswith(("/t/", "/api/t/"))
+
+
 def error(message: str, status: int, headers: dict[str, str] | None = None) -> Response:
-    response = jsonify({"error": message, "code": status})
+    """The one error body of this surface: `{"error", "code"}` (Decypharr's), plus UDPT's
+    `{"status": "err", "reason"}` under the registry."""
+    body: dict[str, Any] = {"error": message, "code": status}
+    if registry_path(request.path):
+        body = {"status": "err", "reason": message, **body}
+    response = jsonify(body)
     response.status_code = status
     response.headers.update(headers or {})
     return response
 
 
-def _presented_token() -> str:
-    header = request.headers.get("Authorization", "")
-    scheme, _, value = header.partition(" ")
-    if scheme.lower() == "bearer":
-        return value.strip()
-    return request.headers.get("X-Api-Key", "")
+def _credential() -> tuple[str, str] | None:
+    """(form, value) of the first credential the request presents: the Authorization header,
+    else X-Api-Key, else ?apikey= / ?token= (when api.query_tokens is on)."""
+    header = request.headers.get("Authorization")
+    if header is not None:
+        scheme, _, value = header.strip().partition(" ")
+        return scheme.lower(), value.strip()
+    if "X-Api-Key" in request.headers:
+        return "key", request.headers["X-Api-Key"].strip()
+    if services().settings["api.query_tokens"]:
+        for name in ("apikey", "token"):
+            if name in request.args:
+                return "key", request.args[name]
+    return None
 
 
-@blueprint.before_request
-def _authenticate() -> Response | None:
+def _host_refused() -> Response | None:
+    if services().hosts.allows(request.headers.get("Host", "")):
+        return None
+    return error("this host name is not one Debridge answers to (qbit.domain_list)", 400)
+
+
+def authenticate() -> Response | None:
+    """None when the request may go on, else the answer: the first credential present
+    decides, and a wrong one is refused (no other is tried)."""
     svc = services()
-    if not svc.hosts.allows(request.headers.get("Host", "")):
-        return error("this host name is not one Debridge answers to (qbit.domain_list)", 400)
+    refused = _host_refused()
+    if refused is not None:
+        return refused
     authenticator = svc.authenticator
     ip = request.remote_addr or ""
-    token = _presented_token()
-    if token:
-        if authenticator.token_valid(token, ip):
+    found = _credential()
+    if found is None:
+        return _unauthorized("an API key is required (Authorization: Bearer <key> or Token "
+                             "<key>, X-Api-Key, ?apikey=, ?token=, or Basic with the login "
+                             "or the key)")
+    form, value = found
+    if form in ("bearer", "token", "key"):
+        if authenticator.token_valid(value, ip):
             return None
         return _unauthorized("invalid API key")
     basic = request.authorization
-    if basic is not None and basic.type == "basic":
+    if form == "basic" and basic is not None and basic.type == "basic":
         if authenticator.credentials_valid(basic.username or "", basic.password or "", ip,
                                            Surface.API):
             return None
         return _unauthorized("invalid user name, password or API key")
-    return _unauthorized("an API key is required (Authorization: Bearer <key>, X-Api-Key, "
-                         "or Basic with the login or the key)")
+    return _unauthorized("unsupported Authorization scheme: send the API key as Bearer or Token, or use Basic")
+
+
+@blueprint.before_request
+@root.before_request
+def _authenticate() -> Response | None:
+    if request.endpoint in PUBLIC_ENDPOINTS:
+        return _host_refused()
+    return authenticate()
 
 
 def _unauthorized(message: str) -> Response:
@@ -75,21 +111,28 @@ def _unauthorized(message: str) -> Response:
 
 
 @blueprint.errorhandler(DebridgeError)
+@root.errorhandler(DebridgeError)
 def _domain_error(exc: DebridgeError) -> Response:
-    status = next((code for kind, code in _STATUS.items() if isinstance(exc, kind)), 400)
+    status = exc.status
     if status >= 500:
         log.info("api %s %s: %s", request.method, request.path, exc)
-    return error(str(exc), status)
+    headers = {}
+    if isinstance(exc, LoginBanned):
+        headers["Retry-After"] = str(max(1, math.ceil(exc.until - time.time())))
+    return error(str(exc), status, headers)
 
 
 def owns(path: str) -> bool:
     """Whether a path belongs to this surface (its errors are JSON, even those raised by
     routing before any of its views is chosen: 404, 405, 413)."""
+    if path == "/version" or registry_path(path):
+        return True
     return (path == "/api" or path.startswith("/api/")) and not (
         path == "/api/v2" or path.startswith("/api/v2/"))
 
 
 @blueprint.errorhandler(HTTPException)
+@root.errorhandler(HTTPException)
 def http_error(exc: HTTPException) -> Response:
     status = exc.code or 500
     headers: dict[str, Any] = dict(exc.get_headers())

@@ -143,13 +143,19 @@ class Authenticator:
             else self.store.get_meta(API_KEY_META_KEY) or ""
         return bool(expected) and hmac.compare_digest(_digest(key), expected)
 
-    def token_valid(self, key: str, ip: str) -> bool:
+    def rotate_api_key(self) -> str:
+        """A new generated API key (see reset_api_key)."""
+        key = reset_api_key(self.store)
+        log.info("the API key was replaced; the old one is refused from now on")
+        return key
+
+    def token_valid(self, key: str, ip: str, surface: Surface = Surface.API) -> bool:
         """A presented API key (bearer token), under the failed-login ban: a wrong one counts
         as a failed login, so a configured key cannot be guessed at speed."""
-        self._check_ban(ip, Surface.API)
+        self._check_ban(ip, surface)
         if self.api_key_valid(key):
             return True
-        self._record_failure(ip, Surface.API)
+        self._record_failure(ip, surface)
         return False
 
     def credentials_valid(self, username: str, password: str, ip: str,

@@ -134,6 +134,10 @@ SETTINGS: tuple[Setting, ...] = (
             "The API key (bearer token) for /api and WebDAV. Empty: one is generated at first "
             "start and printed once in the log; `python app.py api-key` prints a new one.",
             secret=True),
+    Setting("api.query_tokens", "bool", True,
+            "Accept the API key in the query string as ?apikey= or ?token= (cross-seed's and "
+            "UDPT's clients send it so). Logs never show it, but proxies and browser history "
+            "may: turn this off when only headers are used."),
     Setting("downloads.folder", "str", "",
             "Where torrents appear: <folder>/<category>/<torrent>. Empty means "
             "<data_dir>/downloads. Sonarr/Radarr must see this path (same path or a remote "
