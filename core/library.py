@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import contextlib
 import logging
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -18,45 +16,19 @@ from core.errors import (
     InvalidInput,
     TorrentNotFound,
 )
-from core.layout import layout_fields
+from core.library_adds import AddOptions, AddResult, AddStatus, LibraryAdds
 from core.library_edits import LibraryEdits
-from core.models import LIVE_STATES, Category, NewTorrent, Torrent, TorrentState
-from core.naming import category_is_valid, clean_relpath, display_name, folder_candidates
+from core.models import LIVE_STATES, Category, Torrent, TorrentState
+from core.naming import category_is_valid, clean_relpath
 from core.ports import LibraryStore
 from core.preferences import Preferences
-from core.sources import TorrentSource
 
 log = logging.getLogger(__name__)
+__all__ = ["AddOptions", "AddResult", "AddStatus", "Library"]
 S = TorrentState
-VERDICT_POLL_SECONDS = 0.05
-# A batch bigger than this is logged in one line: a line per torrent would cost a batch of
-# thousands seconds (and the engine logs each one as it sends it).
-LOGGED_ADDS = 100
 
 
-@dataclass(frozen=True)
-class AddOptions:
-    """What a client may ask for with an add (qBittorrent's torrents/add parameters)."""
-
-    category: str = ""
-    tags: tuple[str, ...] = ()
-    save_path: str = ""
-    paused: bool = False
-    ratio_limit: float = -2.0
-    seeding_time_limit: int = -2
-    inactive_seeding_time_limit: int = -2
-    rename: str = ""
-    force_start: bool = False
-    content_layout: str = ""          # "" = the torrent_content_layout preference
-    dl_limit: int = 0
-    up_limit: int = 0
-    seq_dl: bool = False
-    first_last_piece_prio: bool = False
-    auto_tmm: bool = False
-    add_to_top: bool = False
-
-
-class Library(LibraryEdits):
+class Library(LibraryAdds, LibraryEdits):
     """The torrent library as clients see it."""
 
     def __init__(self, store: LibraryStore, *, downloads_folder: Path, default_provider: str,
@@ -105,110 +77,6 @@ class Library(LibraryEdits):
                 raise CategoryNotFound(category)
             return self.category_save_path(found)
         return str(self.downloads_folder)
-
-    # -- add ----------------------------------------------------------------------------------
-    def add(self, sources: Sequence[TorrentSource], options: AddOptions) -> bool:
-        """Store the sources, wait (bounded) for the provider's verdict; True if any is kept.
-
-        A torrent the provider refuses within the wait is removed again, so the client sees
-        a plain failure and can try another release.
-        """
-        if options.category and self.store.get_category(options.category) is None:
-            # qBittorrent creates a missing category on add (another add may be faster).
-            with contextlib.suppress(CategoryExists):
-                self.create_category(options.category, "")
-        save_path = self.save_path_for(options.category, options.save_path)
-        layout = options.content_layout or self.preferences.get("torrent_content_layout")
-        # A rename changes the name shown, not the folder (named after the torrent).
-        rename = display_name(options.rename)
-        news = [self._new_torrent(source, options, rename or source.name, save_path, layout)
-                for source in sources]
-        added = self.store.add_torrents(news, self.clock())   # one transaction for them all
-        by_hash = {source.hash: source for source in reversed(sources)}   # the first wins
-        for torrent in added:
-            source = by_hash[torrent.hash]
-            if source.files:               # a .torrent: its folder and layout are known now
-                self.store.claim_folder(torrent.id, folder_candidates(source.name,
-                                                                      source.hash))
-                self.store.update_torrent(torrent.id, **layout_fields(
-                    layout, [f.path for f in source.files], source.multi_file))
-            if len(added) <= LOGGED_ADDS:
-                log.info("torrent %s (%s) added to category %r", torrent.hash, torrent.name,
-                         options.category)
-        if len(added) > LOGGED_ADDS:
-            log.info("%d torrents added to category %r, %s (%s) first", len(added),
-                     options.category, added[0].hash, added[0].name)
-        if len(added) < len(sources):
-            self._log_skipped(sources, {t.hash for t in added})
-        if not added:
-            return False
-        self.wake()
-        outcome = self.wait_for([t.id for t in added], self._has_verdict,
-                                self.add_wait_seconds)
-        refused = [t for t in outcome if t is not None and t.state is S.FAILED]
-        for torrent in refused:
-            log.info("torrent %s refused by the provider at add: %s", torrent.hash,
-                     torrent.message)
-            self.store.transition(torrent.id, [S.FAILED], S.DELETING, self.clock(),
-                                  delete_files=True, delete_remote=True, next_check_at=0)
-        if refused:
-            self.wake()
-        return len(refused) < len(added)
-
-    @staticmethod
-    def _log_skipped(sources: Sequence[TorrentSource], added: set[str]) -> None:
-        seen: set[str] = set()
-        skipped = []
-        for source in sources:
-            if source.hash in seen or source.hash not in added:
-                skipped.append(source.hash)
-            seen.add(source.hash)
-        log.info("add of %d torrent(s) refused: already in the library (or given twice): %s",
-                 len(skipped), ", ".join(skipped[:5]) + (", ..." if skipped[5:] else ""))
-
-    def _new_torrent(self, source: TorrentSource, options: AddOptions, name: str,
-                     save_path: str, layout: str) -> NewTorrent:
-        return NewTorrent(
-            hash=source.hash, name=name, magnet=source.magnet,
-            torrent_file=source.torrent_file, trackers=source.trackers, files=source.files,
-            total_size=source.total_size, category=options.category, tags=options.tags,
-            save_path=save_path, paused=options.paused, ratio_limit=options.ratio_limit,
-            seeding_time_limit=options.seeding_time_limit, provider=self.default_provider,
-            inactive_seeding_time_limit=options.inactive_seeding_time_limit,
-            force_start=options.force_start, piece_size=source.piece_size,
-            origin_name=source.name, content_layout=layout,
-            dl_limit=max(0, options.dl_limit), up_limit=max(0, options.up_limit),
-            seq_dl=options.seq_dl, first_last_piece_prio=options.first_last_piece_prio,
-            auto_tmm=options.auto_tmm, add_to_top=options.add_to_top)
-
-    def wait_for(self, ids: Sequence[int], done: Callable[[Torrent | None], bool],
-                 timeout: float) -> list[Torrent | None]:
-        """Poll the store until `done` holds for every torrent or the time is up: one query
-        per poll for those not done yet, and polls spaced out when a query is slow (a batch
-        of thousands), so the engine deciding the verdicts keeps most of the process."""
-        deadline = self.clock() + timeout
-        latest: dict[int, Torrent | None] = {}
-        pending = list(dict.fromkeys(ids))
-        while True:
-            started = time.monotonic()
-            found = self.store.get_torrents(pending)
-            latest.update((i, found.get(i)) for i in pending)
-            pending = self._not_done(pending, latest, done, deadline)
-            if not pending or self.clock() >= deadline:
-                return [latest[i] for i in ids]
-            time.sleep(max(VERDICT_POLL_SECONDS, 4 * (time.monotonic() - started)))
-
-    def _not_done(self, ids: list[int], latest: dict[int, Torrent | None],
-                  done: Callable[[Torrent | None], bool], deadline: float) -> list[int]:
-        """The ids `done` does not hold for, asked only until the deadline (a check may read
-        the store, and thousands of them would outlast any wait)."""
-        remaining: list[int] = []
-        for position, torrent_id in enumerate(ids):
-            if self.clock() >= deadline:
-                return remaining + ids[position:]
-            if not done(latest[torrent_id]):
-                remaining.append(torrent_id)
-        return remaining
 
     # -- reading ------------------------------------------------------------------------------
     def torrents(self, *, category: str | None = None,
@@ -291,6 +159,28 @@ class Library(LibraryEdits):
         return {torrent_id: rank for rank, torrent_id in
                 enumerate(self.store.download_queue(), start=1)}
 
+    # -- block list ---------------------------------------------------------------------------
+    def block(self, info_hash: str) -> bool:
+        """Flag a hash: every add refuses it from now on, and a copy in the library is
+        deleted with its files and the provider's torrent. False if it was flagged already."""
+        info_hash = info_hash.lower()
+        new = self.store.block_hash(info_hash, self.clock())
+        if new:
+            log.info("torrent %s blocked (flagged in the registry)", info_hash)
+        if self.store.get_by_hash(info_hash, with_files=False) is not None:
+            self.delete([info_hash], delete_files=True)
+        return new
+
+    def unblock(self, info_hash: str) -> bool:
+        """Unflag a hash (nothing is added). False if it was not flagged."""
+        lifted = self.store.unblock_hash(info_hash.lower())
+        if lifted:
+            log.info("torrent %s unblocked", info_hash.lower())
+        return lifted
+
+    def blocked(self, hashes: Iterable[str]) -> set[str]:
+        return self.store.blocked_among(h.lower() for h in hashes)
+
     # -- tags ---------------------------------------------------------------------------------
     def tags(self) -> list[str]:
         return self.store.list_tags()
@@ -347,20 +237,6 @@ class Library(LibraryEdits):
             raise CategoryNotFound(category)
         for torrent in self._select(hashes):
             self.store.update_torrent(torrent.id, category=category)
-
-
-    def _has_verdict(self, torrent: Torrent | None) -> bool:
-        """The provider has accepted the torrent and its files were selected (and, for a
-        release that must be cached, found it cached), or refused it, or it will not be sent
-        yet (paused, waiting in the queue for a slot, gone). Refusals known this early reach
-        the client as a failed add."""
-        if torrent is None or torrent.paused:
-            return True
-        if torrent.state is S.QUEUED and self.waits_for_slot(torrent):
-            return True              # accepted into the queue, waiting for a slot
-        if torrent.state is S.DOWNLOADING and self.must_be_cached(torrent):
-            return False             # the cache probe decides within seconds
-        return torrent.state not in (S.QUEUED, S.SUBMITTING, S.RESOLVING)
 
 
 def _path(value: str | bool | None) -> Any:

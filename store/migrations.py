@@ -237,6 +237,13 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "DROP TABLE login_failures",
         "ALTER TABLE login_failures_by_surface RENAME TO login_failures",
     ),
+    (
+        # Info-hashes flagged in the registry (/t): every add refuses them until unflagged.
+        """CREATE TABLE blocked_hashes (
+            hash TEXT PRIMARY KEY,
+            blocked_at REAL NOT NULL
+        ) WITHOUT ROWID""",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -13,6 +13,7 @@ from tenacity import retry, retry_if_exception, stop_after_delay, wait_random
 
 from core.ports import Store
 from store.accounts import AccountQueries
+from store.blocks import BlockQueries
 from store.budgets import BudgetQueries
 from store.imported import ImportedQueries
 from store.migrations import migrate
@@ -36,7 +37,7 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
 
 
 class SqliteStore(TorrentQueries, AccountQueries, BudgetQueries, ImportedQueries,
-                  TreeQueries):
+                  TreeQueries, BlockQueries):
     """Debridge's persistent state. Thread-safe; several processes may share the file."""
 
     def __init__(self, path: Path) -> None:

@@ -96,13 +96,17 @@ class TorrentQueries:
 
     def add_torrents(self, news: Sequence[NewTorrent], now: float) -> list[Torrent]:
         """Insert queued torrents with their known files and tags, in one transaction; a hash
-        already live (or earlier in `news`) is skipped. The added ones, in order, no files."""
+        already live (or earlier in `news`), or blocked, is skipped. The added ones, in
+        order, without files."""
         ids: list[int] = []
         with self._tx() as conn:
             rev = bump(conn)
             top, bottom = conn.execute("SELECT COALESCE(MIN(queue_position), 0), "
                                        "COALESCE(MAX(queue_position), 0) FROM torrents").fetchone()
             for new in news:
+                if conn.execute("SELECT 1 FROM blocked_hashes WHERE hash = ?",
+                                (new.hash,)).fetchone():   # flagged in the registry
+                    continue
                 position = top - 1 if new.add_to_top else bottom + 1
                 values = _row_values(new, now, rev, position)
                 # OR IGNORE: the live-hash index turns a duplicate into no row

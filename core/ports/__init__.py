@@ -14,6 +14,7 @@ from core.ports.provider import (
 )
 from core.ports.store import (
     AuthStore,
+    BlockStore,
     Bucket,
     BucketChange,
     BudgetStore,
@@ -35,7 +36,7 @@ from core.ports.store import (
 )
 
 __all__ = [
-    "Account", "AuthStore", "Bucket", "BucketChange", "BudgetState", "BudgetStore",
+    "Account", "AuthStore", "BlockStore", "Bucket", "BucketChange", "BudgetState", "BudgetStore",
     "CategoryStore", "ContentSource", "ContentStream", "DebridProvider", "DirectLink",
     "EngineStore", "FileReader", "FileStreams", "ImportedStore", "LibraryStore", "LinkStore",
     "LogStore", "MetaStore", "RemoteFile", "RemoteStatus", "RemoteTorrent", "ScheduleStore",

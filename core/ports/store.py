@@ -256,6 +256,16 @@ class TreeStore(Protocol):
     def tree_files(self, entry: TreeEntry) -> list[TreeFile]: ...
 
 
+class BlockStore(Protocol):
+    """Info-hashes flagged in the registry: refused by every add (add_torrents skips them)."""
+
+    def block_hash(self, info_hash: str, now: float) -> bool: ...
+
+    def unblock_hash(self, info_hash: str) -> bool: ...
+
+    def blocked_among(self, hashes: Iterable[str]) -> set[str]: ...
+
+
 # What each user of the store needs, together.
 class AuthStore(SessionStore, MetaStore, Protocol):
     """Logins, sessions and bans, and the generated credentials."""
@@ -269,7 +279,7 @@ class SyncStore(ImportedStore, MetaStore, Protocol):
     """Library sync: the imported torrents, and when each provider was last listed."""
 
 
-class LibraryStore(TorrentStore, CategoryStore, MetaStore, LogStore, Protocol):
+class LibraryStore(TorrentStore, CategoryStore, MetaStore, LogStore, BlockStore, Protocol):
     """What the library's use cases read and write."""
 
 
@@ -278,5 +288,5 @@ class EngineStore(TorrentStore, ScheduleStore, ImportedStore, LinkStore, MetaSto
 
 
 class Store(EngineStore, CategoryStore, SessionStore, LogStore, TreeStore, BudgetStore,
-            Protocol):
+            BlockStore, Protocol):
     """All of it (implemented by store.SqliteStore)."""
