@@ -55,7 +55,7 @@ from debrid.cdn import HttpContentSource
 from debrid.sandbox import SandboxOptions, SandboxServer
 from qbit_compat.app_routes import SHUTDOWN_KEY
 from server import machine_names
-from server.logs import OPERATOR_LOGGERS, configure_logging
+from server.logs import OPERATOR_LOGGERS, RedactingAccessLogger, configure_logging
 from server.proxies import TrustedProxies, parse_networks
 from store.logsink import StoreLogSink
 from store.permissions import private_dir, private_file
@@ -281,7 +281,9 @@ def serve(settings: Settings) -> int:
         "worker_class": head_reading_worker(settings["server.header_timeout_seconds"],
                                             settings["server.body_timeout_seconds"]),
         "worker_connections": connection_limit(), "threads": settings["server.threads"],
-        "timeout": 120, "graceful_timeout": 15, "keepalive": 5, "accesslog": None,
+        "timeout": 120, "graceful_timeout": 15, "keepalive": 5,
+        "accesslog": "-" if settings["server.access_log"] else None,
+        "logger_class": RedactingAccessLogger,
         "errorlog": "-", "loglevel": settings["server.log_level"], "proc_name": "debridge",
         "control_socket_disable": True,   # no runtime-management socket in $HOME
         "worker_exit": lambda server, worker: stop_apps(apps),

@@ -22,6 +22,7 @@ from core.models import LIVE_STATES, Category, Torrent, TorrentState
 from core.naming import category_is_valid, clean_relpath
 from core.ports import LibraryStore
 from core.preferences import Preferences
+from core.view import TorrentView, torrent_view
 
 log = logging.getLogger(__name__)
 __all__ = ["AddOptions", "AddResult", "AddStatus", "Library"]
@@ -83,6 +84,12 @@ class Library(LibraryAdds, LibraryEdits):
                  hashes: Iterable[str] | None = None) -> list[Torrent]:
         return self.store.list_torrents(category=category, hashes=hashes)
 
+    def views(self, *, category: str | None = None,
+              hashes: Iterable[str] | None = None) -> list[TorrentView]:
+        """The neutral view of each torrent (REST, registry, UI), now."""
+        now = self.clock()
+        return [torrent_view(t, now) for t in self.torrents(category=category, hashes=hashes)]
+
     def torrent(self, info_hash: str, *, with_files: bool = True) -> Torrent:
         found = self.store.get_by_hash(info_hash.lower(), with_files=with_files)
         if found is None:
@@ -94,12 +101,15 @@ class Library(LibraryAdds, LibraryEdits):
         return self.store.list_torrents(hashes=hashes)
 
     # -- changes ------------------------------------------------------------------------------
-    def delete(self, hashes: Iterable[str] | None, *, delete_files: bool) -> int:
-        """Remove torrents; with files, also their content and the provider's torrent."""
+    def delete(self, hashes: Iterable[str] | None, *, delete_files: bool,
+               delete_remote: bool | None = None) -> int:
+        """Remove torrents; with files, also their content, and (unless `delete_remote` says
+        otherwise) the provider's torrent."""
         chosen = self._select(hashes)
+        remote = delete_files if delete_remote is None else delete_remote
         for torrent in chosen:
             self.store.transition(torrent.id, LIVE_STATES, S.DELETING, self.clock(),
-                                  delete_files=delete_files, delete_remote=delete_files,
+                                  delete_files=delete_files, delete_remote=remote,
                                   next_check_at=0)
             log.info("torrent %s (%s) deleted by a client (files: %s)", torrent.hash,
                      torrent.name, delete_files)

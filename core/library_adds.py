@@ -46,6 +46,7 @@ class AddOptions:
     first_last_piece_prio: bool = False
     auto_tmm: bool = False
     add_to_top: bool = False
+    download_uncached: bool | None = None   # None: the provider's and category's policy
 
 
 class AddStatus(enum.StrEnum):
@@ -203,7 +204,8 @@ class LibraryAdds:
             origin_name=source.name, content_layout=layout,
             dl_limit=max(0, options.dl_limit), up_limit=max(0, options.up_limit),
             seq_dl=options.seq_dl, first_last_piece_prio=options.first_last_piece_prio,
-            auto_tmm=options.auto_tmm, add_to_top=options.add_to_top)
+            auto_tmm=options.auto_tmm, add_to_top=options.add_to_top,
+            uncached=-1 if options.download_uncached is None else int(options.download_uncached))
 
     def wait_for(self, ids: Sequence[int], done: Callable[[Torrent | None], bool],
                  timeout: float) -> list[Torrent | None]:

@@ -126,6 +126,7 @@ class Torrent:
     content_layout: str = "Subfolder"   # qBittorrent's Original / Subfolder / NoSubfolder
     has_root: bool = True        # files sit in a root folder under save_path
     stalled_since: float = 0.0   # since when a copy got no byte from the CDN (0: it flows)
+    uncached: int = -1           # uncached downloads: -1 = by policy, 0 = refused, 1 = allowed
     rev: int = 0
     tags: tuple[str, ...] = ()                           # (the store fills these two last)
     files: tuple[TorrentFile, ...] = field(default=())
@@ -275,3 +276,4 @@ class NewTorrent:
     first_last_piece_prio: bool = False
     auto_tmm: bool = False
     add_to_top: bool = False
+    uncached: int = -1           # see Torrent.uncached

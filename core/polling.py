@@ -135,6 +135,8 @@ class Polling(Outcomes):
 
     # -- the cache probe ----------------------------------------------------------------------
     def must_be_cached(self, torrent: Torrent) -> bool:
+        if torrent.uncached >= 0:        # the add chose (/api/add's downloadUncached)
+            return torrent.uncached == 0
         return self.config.policies.must_be_cached(torrent.provider, torrent.category)
 
     def _probe_pending(self, torrent: Torrent, grace: float) -> bool:

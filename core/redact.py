@@ -7,8 +7,8 @@ import re
 
 _PATTERNS = (
     # key=value in query strings, forms and log text
-    (re.compile(r"(?i)\b(api_?key|apikey|token|access_token|password|passwd|secret|sid|"
-                r"auth)=([^&\s;,'\"]+)"), r"\1=***"),
+    (re.compile(r"(?i)\b(api_?key|apikey|api_?token|token|access_token|password|passwd|"
+                r"ma_password|secret|sid|auth)=([^&\s;,'\"]+)"), r"\1=***"),
     (re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]+"), r"\1 ***"),
     (re.compile(r"(?i)(authorization|cookie|set-cookie|x-api-key)(['\"]?\s*[:=]\s*['\"]?)"
                 r"[^'\"\n]+"), r"\1\2***"),

@@ -111,6 +111,9 @@ SETTINGS: tuple[Setting, ...] = (
             "client's address (for bans and logs) and the site it asked for then come "
             "from them. From any other address these headers are ignored (qBittorrent's "
             "trusted proxies list).", check=_networks),
+    Setting("server.access_log", "bool", False,
+            "Log a line per request (gunicorn's access log, on stdout) with API keys, tokens, "
+            "passwords and cookies masked, in query strings too."),
     Setting("server.log_level", "choice", "info",
             "How much to log: info shows adds, completions, provider errors and deletions; "
             "debug shows more.", choices=LOG_LEVELS),

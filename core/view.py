@@ -80,7 +80,6 @@ class TorrentView:
     last_activity: int
     save_path: str
     content_path: str
-    files: int                 # how many files are wanted
 
     def as_json(self) -> dict[str, Any]:
         """The REST and UI rendering (state names are Debridge's own)."""
@@ -94,7 +93,7 @@ class TorrentView:
             "health": self.health.value, "health_reason": self.health_reason or None,
             "added_on": self.added_on, "completed_on": self.completed_on,
             "last_activity": self.last_activity, "save_path": self.save_path,
-            "content_path": self.content_path, "files": self.files,
+            "content_path": self.content_path,
         }
 
 
@@ -115,5 +114,4 @@ def torrent_view(torrent: Torrent, now: float) -> TorrentView:
         added_on=torrent.added_on,
         completed_on=torrent.completion_on if completed and torrent.completion_on else None,
         last_activity=torrent.last_activity or torrent.added_on,
-        save_path=torrent.save_path, content_path=torrent.content_path,
-        files=sum(1 for f in torrent.files if f.selected))
+        save_path=torrent.save_path, content_path=torrent.content_path)

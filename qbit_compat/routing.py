@@ -9,6 +9,8 @@ from flask import Blueprint, Response, request
 from werkzeug.datastructures import MultiDict
 from werkzeug.http import parse_cookie
 
+from core.auth import Surface
+from core.errors import LoginBanned
 from qbit_compat.http import (
     SECURITY_HEADERS,
     QbitError,
@@ -54,6 +56,12 @@ def session_id() -> str:
     return parse_cookie(header).get(SESSION_COOKIE, "") if header else ""
 
 
+def _bearer_key() -> str | None:
+    """The API key of an `Authorization: Bearer <key>` header, else None."""
+    scheme, _, value = request.headers.get("Authorization", "").strip().partition(" ")
+    return value.strip() if scheme.lower() == "bearer" else None
+
+
 def has_session() -> bool:
     return services().authenticator.session_valid(session_id())
 
@@ -89,9 +97,19 @@ def _dispatch(endpoints: Mapping[str, Endpoint], name: str) -> Response:
     settings = services().settings
     if not services().hosts.allows(request.headers.get("Host", "")):
         return text("Unauthorized", 401)
-    if settings["qbit.csrf_protection"] and is_cross_site(request):
+    bearer = _bearer_key()
+    if bearer is not None:
+        # Decypharr's documented form: the API key instead of a session. No cookie is
+        # involved, so no cross-site check either (as qBittorrent 5.2's API keys).
+        try:
+            if not services().authenticator.token_valid(bearer, request.remote_addr or "",
+                                                        Surface.QBIT):
+                return text("Unauthorized", 401)
+        except LoginBanned as exc:
+            return error_response(exc)
+    elif settings["qbit.csrf_protection"] and is_cross_site(request):
         return text("Unauthorized", 401)
-    if name != "auth/login" and not has_session():
+    elif name != "auth/login" and not has_session():
         return text("Forbidden", 403)
     found = endpoints.get(name)
     persona = services().settings["qbit.persona"]

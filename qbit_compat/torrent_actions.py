@@ -8,7 +8,13 @@ from werkzeug.datastructures import MultiDict
 from core.errors import CategoryNotFound, InvalidCategoryName, InvalidSource, TooManySources
 from core.library import AddOptions
 from core.naming import LAYOUTS, category_is_valid, has_invisible
-from core.sources import MAX_TORRENT_FILE_BYTES, TorrentSource, parse_magnet, parse_torrent_file
+from core.sources import (
+    MAX_SOURCES,
+    MAX_TORRENT_FILE_BYTES,
+    TorrentSource,
+    parse_magnet,
+    parse_torrent_file,
+)
 from qbit_compat.app_routes import persona
 from qbit_compat.http import (
     QbitError,
@@ -21,10 +27,6 @@ from qbit_compat.http import (
 )
 from qbit_compat.routing import Endpoint
 
-# Torrents one torrents/add may ask for (magnet lines and .torrent uploads together): far
-# more than any client sends at once (Sonarr and Radarr send one), few enough to be parsed,
-# stored and answered within a client's usual timeout. A bigger request is refused whole.
-MAX_SOURCES = 10_000
 # The urls field may come as a multipart part: room for MAX_SOURCES magnets with trackers.
 MAX_URLS_BYTES = 16 * 1024 * 1024
 

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import logging.config
+from typing import Any
 
-from core.redact import RedactingFilter
+from gunicorn import glogging
+
+from core.redact import RedactingFilter, redact
 
 # Debridge's own loggers: each app adds its log/main handler (the store's log sink) to them.
 OPERATOR_LOGGERS = ("debridge", "core", "debrid", "qbit_compat", "store")
@@ -32,3 +35,24 @@ def configure_logging(level: str) -> None:
                     **{name: {"level": operator} for name, operator in
                        operator_levels(level).items()}},
     })
+
+
+# Request headers whose whole value is a secret, in gunicorn's access-log atoms.
+SECRET_ATOMS = frozenset({"{authorization}i", "{cookie}i", "{x-api-key}i", "{set-cookie}o",
+                          "{http_authorization}e", "{http_cookie}e", "{http_x_api_key}e"})
+
+
+class RedactingAccessLogger(glogging.Logger):  # type: ignore[misc]
+    """gunicorn's logger, whose access-log lines mask API keys, tokens and passwords in the
+    request line, the query string, the Referer and any header logged (Authorization,
+    Cookie and X-Api-Key whole)."""
+
+    def atoms(self, resp: Any, req: Any, environ: dict[str, Any],
+              request_time: Any) -> dict[str, Any]:
+        atoms: dict[str, Any] = super().atoms(resp, req, environ, request_time)
+        for key, value in atoms.items():
+            if key in SECRET_ATOMS:
+                atoms[key] = "***"
+            elif isinstance(value, str):
+                atoms[key] = redact(value)
+        return atoms

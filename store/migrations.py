@@ -244,6 +244,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
             blocked_at REAL NOT NULL
         ) WITHOUT ROWID""",
     ),
+    (
+        # An add may allow or refuse uncached downloads for its torrent (/api/add's
+        # downloadUncached): -1 = the provider's and category's policy, 0 = refuse, 1 = allow.
+        "ALTER TABLE torrents ADD COLUMN uncached INTEGER NOT NULL DEFAULT -1",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -396,7 +396,7 @@ def _row_values(new: NewTorrent, now: float, rev: int, position: int) -> dict[st
         "content_layout": new.content_layout, "dl_limit": new.dl_limit,
         "up_limit": new.up_limit, "seq_dl": int(new.seq_dl),
         "first_last_piece_prio": int(new.first_last_piece_prio),
-        "auto_tmm": int(new.auto_tmm),
+        "auto_tmm": int(new.auto_tmm), "uncached": new.uncached,
     }
 
 

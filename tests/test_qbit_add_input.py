@@ -10,7 +10,7 @@ import torf
 from flask.testing import FlaskClient
 from werkzeug.test import encode_multipart
 
-from qbit_compat.torrent_actions import MAX_SOURCES
+from core.sources import MAX_SOURCES
 from tests.helpers import magnet, random_hash
 
 API = "/api/v2"
