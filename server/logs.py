@@ -42,7 +42,7 @@ SECRET_ATOMS = frozenset({"{authorization}i", "{cookie}i", "{x-api-key}i", "{set
                           "{http_authorization}e", "{http_cookie}e", "{http_x_api_key}e"})
 
 
-class RedactingAccessLogger(glogging.Logger):  # type: ignore[misc]
+class RedactingAccessLogger(glogging.Logger):
     """gunicorn's logger, whose access-log lines mask API keys, tokens and passwords in the
     request line, the query string, the Referer and any header logged (Authorization,
     Cookie and X-Api-Key whole)."""
