@@ -104,7 +104,7 @@ def _dispatch(endpoints: Mapping[str, Endpoint], name: str) -> Response:
         try:
             if not services().authenticator.token_valid(bearer, request.remote_addr or "",
                                                         Surface.QBIT):
-                return text("Unauthorized", 401)
+                return text("Forbidden", 403)     # qBittorrent 5.2's answer to a wrong key
         except LoginBanned as exc:
             return error_response(exc)
     elif settings["qbit.csrf_protection"] and is_cross_site(request):

@@ -310,7 +310,7 @@ def test_refresh_token_refuses_the_old_key_at_once_everywhere(tmp_path: Path) ->
             assert client.get("/api/torrents", headers=headers).status_code == 401
         assert client.get("/api/torrents", query_string={"apikey": key}).status_code == 401
         assert client.get("/api/v2/torrents/info",
-                          headers={"Authorization": f"Bearer {key}"}).status_code == 401
+                          headers={"Authorization": f"Bearer {key}"}).status_code == 403
         dav = base64.b64encode(f"x:{key}".encode()).decode()
         assert client.open("/webdav/", method="PROPFIND",
                            headers={"Authorization": f"Basic {dav}", "Depth": "0"}
@@ -340,7 +340,7 @@ def test_qbit_api_takes_a_bearer_key_without_session_or_csrf(client: FlaskClient
     listed = client.get("/api/v2/torrents/info?category=rest-bearer", headers=BEARER).json
     assert [t["hash"] for t in listed] == [info_hash]
     assert client.get("/api/v2/torrents/info",
-                      headers={"Authorization": "Bearer wrong"}).status_code == 401
+                      headers={"Authorization": "Bearer wrong"}).status_code == 403
     assert client.get("/api/v2/torrents/info").status_code == 403       # no session: as before
     client.post("/api/v2/torrents/delete", headers=BEARER,
                 data={"hashes": info_hash, "deleteFiles": "true"})
