@@ -22,8 +22,8 @@ log = logging.getLogger(__name__)
 
 MAX_TORRENT_FILE_BYTES = 10 * 1024 * 1024
 MAX_MAGNET_LENGTH = 64 * 1024
-HEX40 = re.compile(r"^[0-9a-fA-F]{40}$")
-BASE32 = re.compile(r"^[A-Za-z2-7]{32}$")
+HEX40 = re.compile(r"[0-9a-fA-F]{40}")
+BASE32 = re.compile(r"[A-Za-z2-7]{32}")
 
 
 @dataclass(frozen=True)
@@ -41,12 +41,16 @@ class TorrentSource:
     multi_file: bool = False     # the .torrent's files sit in a folder (info has "files")
 
 
-def _hex_hash(value: str) -> str:
-    if HEX40.match(value):
+def parse_info_hash(value: str) -> str:
+    """A v1 info-hash given as 40 hex (any case) or 32 base32 characters, as lowercase hex;
+    InvalidSource (400) otherwise."""
+    # fullmatch: `$` would let a trailing newline through (a hash from a URL path may carry one)
+    if HEX40.fullmatch(value):
         return value.lower()
-    if BASE32.match(value):
+    if BASE32.fullmatch(value):
         return base64.b32decode(value.upper()).hex()
     raise InvalidSource("the btih info-hash must be 40 hex or 32 base32 characters")
+
 
 
 def parse_magnet(uri: str) -> TorrentSource:
@@ -60,7 +64,7 @@ def parse_magnet(uri: str) -> TorrentSource:
         magnet = torf.Magnet.from_string(uri)
     except (torf.TorfError, ValueError, TypeError) as exc:
         raise InvalidSource(f"invalid magnet link: {exc}") from None
-    info_hash = _hex_hash(str(magnet.infohash))
+    info_hash = parse_info_hash(str(magnet.infohash))
     name = display_name(magnet.dn or "") or info_hash
     trackers = tuple(str(t) for t in (magnet.tr or ()))
     return TorrentSource(hash=info_hash, name=name, magnet=uri, torrent_file=None,
