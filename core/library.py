@@ -18,6 +18,7 @@ from core.errors import (
 )
 from core.library_adds import AddOptions, AddResult, AddStatus, LibraryAdds
 from core.library_edits import LibraryEdits
+from core.library_registry import LibraryRegistry
 from core.models import LIVE_STATES, Category, Torrent, TorrentState
 from core.naming import category_is_valid, clean_relpath
 from core.ports import LibraryStore
@@ -29,7 +30,7 @@ __all__ = ["AddOptions", "AddResult", "AddStatus", "Library"]
 S = TorrentState
 
 
-class Library(LibraryAdds, LibraryEdits):
+class Library(LibraryAdds, LibraryEdits, LibraryRegistry):
     """The torrent library as clients see it."""
 
     def __init__(self, store: LibraryStore, *, downloads_folder: Path, default_provider: str,

@@ -26,8 +26,8 @@ MAX_MAGNET_LENGTH = 64 * 1024
 # any client sends at once (Sonarr and Radarr send one), few enough to be parsed, stored
 # and answered within a client's usual timeout. A bigger request is refused whole.
 MAX_SOURCES = 10_000
-HEX40 = re.compile(r"^[0-9a-fA-F]{40}$")
-BASE32 = re.compile(r"^[A-Za-z2-7]{32}$")
+HEX40 = re.compile(r"[0-9a-fA-F]{40}")
+BASE32 = re.compile(r"[A-Za-z2-7]{32}")
 
 
 @dataclass(frozen=True)
@@ -46,14 +46,14 @@ class TorrentSource:
 
 
 def parse_info_hash(value: str) -> str:
-    """A v1 info-hash written as 40 hex (any case) or 32 base32 characters, as lowercase
-    hex; InvalidSource (a 400) otherwise."""
-    if HEX40.match(value):
+    """A v1 info-hash given as 40 hex (any case) or 32 base32 characters, as lowercase hex;
+    InvalidSource (400) otherwise."""
+    # fullmatch: `$` would let a trailing newline through (a hash from a URL path may carry one)
+    if HEX40.fullmatch(value):
         return value.lower()
-    if BASE32.match(value):
+    if BASE32.fullmatch(value):
         return base64.b32decode(value.upper()).hex()
     raise InvalidSource("an info-hash is 40 hex or 32 base32 characters")
-
 
 
 def parse_magnet(uri: str) -> TorrentSource:

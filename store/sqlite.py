@@ -18,6 +18,7 @@ from store.budgets import BudgetQueries
 from store.imported import ImportedQueries
 from store.migrations import migrate
 from store.permissions import private_dir, private_file, tighten
+from store.registry import RegistryQueries
 from store.torrents import TorrentQueries
 from store.tree import TreeQueries
 
@@ -37,7 +38,7 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
 
 
 class SqliteStore(TorrentQueries, AccountQueries, BudgetQueries, ImportedQueries,
-                  TreeQueries, BlockQueries):
+                  TreeQueries, BlockQueries, RegistryQueries):
     """Debridge's persistent state. Thread-safe; several processes may share the file."""
 
     def __init__(self, path: Path) -> None:

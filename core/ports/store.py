@@ -266,6 +266,24 @@ class BlockStore(Protocol):
     def blocked_among(self, hashes: Iterable[str]) -> set[str]: ...
 
 
+@dataclass(frozen=True, slots=True)
+class RegistryRow:
+    """One entry of the registry (/t): a live torrent's hash, a flagged hash, or both."""
+
+    hash: str
+    torrent: Torrent | None      # the live torrent (no files), None for a flagged-only hash
+    flagged: bool
+
+
+class RegistryStore(Protocol):
+    """The registry's listing: live torrents and flagged hashes, in one info-hash order."""
+
+    def registry_page(self, offset: int, limit: int) -> tuple[list[RegistryRow], int]:
+        """Entries `offset` to `offset + limit` in info-hash order, and how many there are
+        (read in one snapshot, so the page and the total agree)."""
+        ...
+
+
 # What each user of the store needs, together.
 class AuthStore(SessionStore, MetaStore, Protocol):
     """Logins, sessions and bans, and the generated credentials."""
@@ -279,7 +297,8 @@ class SyncStore(ImportedStore, MetaStore, Protocol):
     """Library sync: the imported torrents, and when each provider was last listed."""
 
 
-class LibraryStore(TorrentStore, CategoryStore, MetaStore, LogStore, BlockStore, Protocol):
+class LibraryStore(TorrentStore, CategoryStore, MetaStore, LogStore, BlockStore, RegistryStore,
+                   Protocol):
     """What the library's use cases read and write."""
 
 
@@ -288,5 +307,5 @@ class EngineStore(TorrentStore, ScheduleStore, ImportedStore, LinkStore, MetaSto
 
 
 class Store(EngineStore, CategoryStore, SessionStore, LogStore, TreeStore, BudgetStore,
-            BlockStore, Protocol):
+            BlockStore, RegistryStore, Protocol):
     """All of it (implemented by store.SqliteStore)."""
