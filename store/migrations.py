@@ -237,6 +237,31 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "DROP TABLE login_failures",
         "ALTER TABLE login_failures_by_surface RENAME TO login_failures",
     ),
+    (
+        # The completion hooks' outbox: one row per configured hook per completed torrent,
+        # written in the transaction that completes it, with the placeholder values of that
+        # moment (no foreign key: a torrent deleted at once still gets its calls). A row is
+        # claimed before it is sent and marked done after, so a crash loses none and never
+        # repeats a done one.
+        """CREATE TABLE hook_outbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            torrent_id INTEGER NOT NULL,
+            hash TEXT NOT NULL,
+            hook TEXT NOT NULL,
+            context TEXT NOT NULL,
+            created REAL NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_at REAL NOT NULL DEFAULT 0,
+            owner TEXT NOT NULL DEFAULT '',
+            claimed_until REAL NOT NULL DEFAULT 0,
+            finished REAL NOT NULL DEFAULT 0,
+            error TEXT NOT NULL DEFAULT ''
+        )""",
+        "CREATE INDEX hook_outbox_open ON hook_outbox(next_at) "
+        "WHERE state IN ('pending', 'sending')",
+        "CREATE INDEX hook_outbox_hash ON hook_outbox(hash)",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

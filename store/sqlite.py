@@ -14,6 +14,7 @@ from tenacity import retry, retry_if_exception, stop_after_delay, wait_random
 from core.ports import Store
 from store.accounts import AccountQueries
 from store.budgets import BudgetQueries
+from store.hooks import HookQueries
 from store.imported import ImportedQueries
 from store.migrations import migrate
 from store.permissions import private_dir, private_file, tighten
@@ -36,7 +37,7 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
 
 
 class SqliteStore(TorrentQueries, AccountQueries, BudgetQueries, ImportedQueries,
-                  TreeQueries):
+                  TreeQueries, HookQueries):
     """Debridge's persistent state. Thread-safe; several processes may share the file."""
 
     def __init__(self, path: Path) -> None:

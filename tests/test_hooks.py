@@ -1,0 +1,415 @@
+"""Completion hooks, unit level: entries and their validation, qBittorrent's placeholders, the
+calls they make, and the outbox (queued with the completion, claimed, retried, given up)."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from core.engine import LEASE_NAME
+from core.hooks import (
+    call_for,
+    cross_seed_url,
+    expand,
+    parse_hooks,
+    placeholders,
+)
+from core.models import NewTorrent, Torrent, TorrentFile, TorrentState
+from core.outbox import HookOutbox, HookPolicy
+from core.ports import CommandCall, DeliveryState, HookCall, HookFailed, HttpCall
+from core.settings import SettingsError, settings_from_mapping
+from hooks import HookRunner
+from store.sqlite import SqliteStore, open_store
+from tests.helpers import wait_until
+
+HASH = "ab" * 20
+OWNER = "this-host:1:aaaa"
+CROSS_SEED = {"type": "cross-seed", "url": "http://127.0.0.1:2468", "api_key": "cs-key-123"}
+
+
+def _torrent(**changes: Any) -> Torrent:
+    values: dict[str, Any] = dict(
+        id=7, hash=HASH, name="Show S01 1080p", state=TorrentState.FINALIZING,
+        category="tv", save_path="/data/tv", folder="Show S01 1080p", total_size=3000,
+        size=2000, trackers=("http://tracker/announce", "http://other/announce"),
+        tags=("a b", "c"))
+    values.update(changes)
+    return Torrent(**values)
+
+
+FILES = [TorrentFile(0, "e1.mkv", 1000, selected=True), TorrentFile(1, "e2.mkv", 1000,
+                                                                     selected=True),
+         TorrentFile(2, "sample.mkv", 1000)]
+
+
+# -- placeholders and calls ---------------------------------------------------------------------
+def test_placeholders_are_qbittorrents() -> None:
+    values = placeholders(_torrent(), FILES)
+    assert values == {
+        "N": "Show S01 1080p", "L": "tv", "G": "a b,c", "F": "/data/tv/Show S01 1080p",
+        "R": "/data/tv/Show S01 1080p", "D": "/data/tv", "C": "3", "Z": "3000",
+        "T": "http://tracker/announce", "I": HASH, "J": "-", "K": HASH}
+    # a single file without a root folder: content path is the file, no root path
+    single = placeholders(_torrent(has_root=False, content_folder="movie.mkv", trackers=(),
+                                   total_size=1000, tags=()), FILES[:1])
+    assert (single["F"], single["R"], single["T"], single["C"], single["G"]) == \
+        ("/data/tv/movie.mkv", "", "", "1", "")
+
+
+def test_expand_is_one_pass_and_keeps_other_percent_signs() -> None:
+    values = {"N": "100% %I", "I": HASH}
+    assert expand("%N|%I|%X|%%|%", values) == f"100% %I|{HASH}|%X|%%|%"
+    assert expand("%N", values, str.upper) == "100% %I"
+
+
+def test_a_command_is_split_before_it_is_expanded() -> None:
+    (hook,) = parse_hooks([{"type": "command", "command": "/bin/x --name \"%N\" %I '%L'"}])
+    call = call_for(hook, placeholders(_torrent(name="it's \"odd\" $(rm -rf)"), FILES))
+    assert call == CommandCall(("/bin/x", "--name", "it's \"odd\" $(rm -rf)", HASH, "tv"))
+
+
+def test_http_values_are_encoded_for_where_they_go() -> None:
+    values = placeholders(_torrent(name="A & B \"x\""), FILES)
+    form, as_json, plain = parse_hooks([
+        {"type": "http", "url": "http://h/n/%N?h=%I", "body": "name=%N&hash=%I",
+         "headers": {"Content-Type": "application/x-www-form-urlencoded", "X-Tag": "%G"}},
+        {"type": "http", "url": "https://h/", "method": "put",
+         "headers": {"content-type": "application/json; charset=utf-8"},
+         "body": "{\"name\": \"%N\", \"size\": %Z}"},
+        {"type": "http", "url": "http://h/", "body": "%N done"},
+    ])
+    call = call_for(form, values)
+    assert isinstance(call, HttpCall)
+    assert call.url == f"http://h/n/A%20%26%20B%20%22x%22?h={HASH}"
+    assert call.body == f"name=A+%26+B+%22x%22&hash={HASH}".encode()
+    assert dict(call.headers)["X-Tag"] == "a b,c"
+    call = call_for(as_json, values)
+    assert isinstance(call, HttpCall)
+    assert call.method == "PUT"
+    assert json.loads(call.body) == {"name": "A & B \"x\"", "size": 3000}
+    call = call_for(plain, values)
+    assert isinstance(call, HttpCall)
+    assert (call.method, call.body) == ("POST", b"A & B \"x\" done")
+
+
+def test_the_cross_seed_preset_sends_exactly_its_schema() -> None:
+    (hook,) = parse_hooks([CROSS_SEED])
+    call = call_for(hook, placeholders(_torrent(hash=HASH.upper()), FILES))
+    assert call == HttpCall("POST", "http://127.0.0.1:2468/api/webhook",
+                            (("Content-Type", "application/x-www-form-urlencoded"),
+                             ("X-Api-Key", "cs-key-123")), f"infoHash={HASH}".encode())
+    assert "cs-key-123" not in repr(call)
+    assert "cs-key-123" not in repr(hook)
+    assert hook.label == "cross-seed http://127.0.0.1:2468"
+    assert cross_seed_url("http://cs:2468/api/webhook/") == "http://cs:2468/api/webhook"
+
+
+# -- entries and settings -----------------------------------------------------------------------
+@pytest.mark.parametrize(("entry", "why"), [
+    ("x", "entry 1 must be an object"),
+    ({"type": "exec"}, "'type' must be one of command, http, cross-seed"),
+    ({"type": "command", "command": " "}, "entry 1 (command): 'command' must be"),
+    ({"type": "command", "command": "/x 'open"}, "cannot be split"),
+    ({"type": "http", "url": "ftp://h/"}, "entry 1 (http): 'url' must be an http"),
+    ({"type": "http", "url": "http://h/", "method": "TRACE"}, "'method' must be one of"),
+    ({"type": "http", "url": "http://h/", "headers": {"X": "a\nb"}}, "one-line"),
+    ({"type": "http", "url": "http://h/", "hedaers": {}}, "unknown key 'hedaers'"),
+    ({"type": "cross-seed", "url": "http://h:2468"}, "'api_key' must be a non-empty"),
+    ({"type": "cross-seed", "url": "http://h:2468?apikey=k", "api_key": "k"}, "without a query"),
+])
+def test_bad_entries_are_named_at_start(entry: object, why: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        settings_from_mapping({"hooks": {"on_complete": [CROSS_SEED, entry]}})
+    message = str(caught.value)
+    assert "'hooks.on_complete'" in message
+    assert why in message
+    assert "cs-key-123" not in message        # the good entry's key is masked in "got"
+
+
+def test_entries_from_the_environment_and_masked_wherever_shown() -> None:
+    entries = [CROSS_SEED, {"type": "http", "url": "https://u:pw@h/x?token=t1",
+                            "headers": {"Authorization": "Bearer b1", "Accept": "*/*"}}]
+    settings = settings_from_mapping(
+        {}, environ={"DEBRIDGE__HOOKS__ON_COMPLETE": json.dumps(entries)})
+    assert settings["hooks.on_complete"] == entries
+    shown = settings.redacted()["hooks.on_complete"]
+    text = json.dumps(shown)
+    for secret in ("cs-key-123", ":pw@", "token=t1", "Bearer b1"):
+        assert secret not in text
+    assert shown[1]["headers"]["Accept"] == "*/*"
+    assert shown[0]["url"] == CROSS_SEED["url"]
+    with pytest.raises(SettingsError, match="must be a list of objects"):
+        settings_from_mapping({}, environ={"DEBRIDGE__HOOKS__ON_COMPLETE": "a,b"})
+
+
+def test_keys_survive_reordering_and_a_new_secret_but_not_a_new_target() -> None:
+    first = parse_hooks([CROSS_SEED, {"type": "command", "command": "/x %I"}])
+    again = parse_hooks([{"type": "command", "command": "/x %I"},
+                         {**CROSS_SEED, "api_key": "rotated"}])
+    assert {h.key for h in first} == {h.key for h in again}
+    moved = parse_hooks([{**CROSS_SEED, "url": "http://other:2468"}])
+    assert moved[0].key not in {h.key for h in first}
+    twice = parse_hooks([CROSS_SEED, CROSS_SEED])
+    assert len({h.key for h in twice}) == 2
+
+
+# -- the outbox -----------------------------------------------------------------------------------
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+class FakeSender:
+    """Records calls; fails while `failures` says so."""
+
+    def __init__(self) -> None:
+        self.calls: list[HookCall] = []
+        self.failures = 0
+        self.lock = threading.Lock()
+
+    def send(self, call: HookCall, timeout: float) -> None:
+        with self.lock:
+            self.calls.append(call)
+            if self.failures:
+                self.failures -= 1
+                raise HookFailed("HTTP 500")
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[SqliteStore]:
+    opened = open_store(tmp_path)
+    yield opened
+    opened.close()
+
+
+def _finalizing(store: SqliteStore, info_hash: str = HASH) -> Torrent:
+    added = store.add_torrent(NewTorrent(
+        hash=info_hash, name="Movie", magnet="", torrent_file=None, trackers=(),
+        files=(TorrentFile(0, "m.mkv", 10, selected=True),), total_size=10, category="",
+        tags=(), save_path="/d", paused=False, ratio_limit=-2, seeding_time_limit=-2,
+        provider="p"), 1.0)
+    assert store.transition(added.id, [TorrentState.QUEUED], TorrentState.FINALIZING, 2.0)
+    found = store.get_torrent(added.id, with_files=True)
+    assert found is not None
+    return found
+
+
+def _outbox(store: SqliteStore, sender: FakeSender, clock: Clock, entries: list[Any],
+            owner: str = OWNER, **policy: Any) -> HookOutbox:
+    # the lease moves to `owner` (as to a process that found its holder dead)
+    store.acquire_lease(LEASE_NAME, owner, 1e9, clock(), steal_from_dead=True)
+    return HookOutbox(store, sender, parse_hooks(entries),
+                      HookPolicy(**{"timeout": 5.0, "max_attempts": 3, "retry_seconds": 10.0,
+                                    **policy}),
+                      owner=owner, owner_is_dead=lambda other: other.startswith("dead"),
+                      clock=clock)
+
+
+def _drain(outbox: HookOutbox) -> None:
+    outbox.run_once()
+    wait_until(outbox.idle, timeout=5, interval=0.01, what="deliveries to finish")
+
+
+def _complete(outbox: HookOutbox, torrent: Torrent, now: float) -> bool:
+    return outbox.complete(torrent, torrent.files, now, completion_on=int(now))
+
+
+def test_completion_queues_one_delivery_per_hook_in_its_transaction(store: SqliteStore) -> None:
+    clock, sender = Clock(), FakeSender()
+    outbox = _outbox(store, sender, clock, [CROSS_SEED, {"type": "command", "command": "/x"}])
+    torrent = _finalizing(store)
+    assert _complete(outbox, torrent, clock())
+    found = store.get_torrent(torrent.id)
+    assert found is not None
+    assert found.state is TorrentState.COMPLETED
+    queued = store.hook_deliveries(HASH)
+    assert [d.hook for d in queued] == [h.key for h in outbox.hooks]
+    assert queued[0].context["N"] == "Movie"
+    assert queued[0].state is DeliveryState.PENDING
+    # not finalizing (any more): no completion, nothing queued
+    assert not _complete(outbox, torrent, clock())
+    assert len(store.hook_deliveries(HASH)) == 2
+    # a recheck places the files again: its second completion fires nothing
+    store.transition(torrent.id, [TorrentState.COMPLETED], TorrentState.FINALIZING, clock())
+    again = store.get_torrent(torrent.id, with_files=True)
+    assert again is not None
+    assert _complete(outbox, again, clock())
+    assert len(store.hook_deliveries(HASH)) == 2
+    outbox.stop()
+
+
+def test_delivered_once_and_never_again(store: SqliteStore) -> None:
+    clock, sender = Clock(), FakeSender()
+    outbox = _outbox(store, sender, clock, [CROSS_SEED])
+    torrent = _finalizing(store)
+    _complete(outbox, torrent, clock())
+    store.delete_torrent_row(torrent.id)       # the Arr imported and removed it at once
+    _drain(outbox)
+    (delivery,) = store.hook_deliveries(HASH)
+    assert (delivery.state, delivery.attempts) == (DeliveryState.DONE, 1)
+    assert sender.calls == [call_for(outbox.hooks[0], delivery.context)]
+    clock.now += 3600
+    _drain(outbox)
+    restarted = _outbox(store, sender, clock, [CROSS_SEED], owner="this-host:2:bbbb")
+    _drain(restarted)
+    assert len(sender.calls) == 1
+    outbox.stop()
+    restarted.stop()
+
+
+def test_failures_back_off_and_give_up_after_max_attempts(store: SqliteStore) -> None:
+    clock, sender = Clock(), FakeSender()
+    sender.failures = 99
+    outbox = _outbox(store, sender, clock, [CROSS_SEED])
+    _complete(outbox, _finalizing(store), clock())
+    _drain(outbox)
+    (delivery,) = store.hook_deliveries(HASH)
+    assert (delivery.state, delivery.attempts, delivery.error) == \
+        (DeliveryState.PENDING, 1, "HTTP 500")
+    assert delivery.next_at == clock() + 10
+    clock.now += 9
+    _drain(outbox)
+    assert len(sender.calls) == 1                  # not due yet
+    clock.now += 1
+    _drain(outbox)
+    assert store.hook_deliveries(HASH)[0].next_at == clock() + 20     # doubled
+    clock.now += 20
+    _drain(outbox)
+    (delivery,) = store.hook_deliveries(HASH)
+    assert (delivery.state, delivery.attempts) == (DeliveryState.FAILED, 3)
+    clock.now += 10_000
+    _drain(outbox)
+    assert len(sender.calls) == 3
+    outbox.stop()
+
+
+def test_a_recovered_failure_is_delivered(store: SqliteStore) -> None:
+    clock, sender = Clock(), FakeSender()
+    sender.failures = 1
+    outbox = _outbox(store, sender, clock, [CROSS_SEED])
+    _complete(outbox, _finalizing(store), clock())
+    _drain(outbox)
+    clock.now += 10
+    _drain(outbox)
+    assert store.hook_deliveries(HASH)[0].state is DeliveryState.DONE
+    assert len(sender.calls) == 2
+    outbox.stop()
+
+
+def test_only_the_lease_holder_delivers(store: SqliteStore) -> None:
+    clock, sender = Clock(), FakeSender()
+    outbox = _outbox(store, sender, clock, [CROSS_SEED])
+    _complete(outbox, _finalizing(store), clock())
+    other = HookOutbox(store, sender, outbox.hooks, outbox.policy, owner="this-host:3:cccc",
+                       clock=clock)
+    _drain(other)
+    assert sender.calls == []
+    _drain(outbox)
+    assert len(sender.calls) == 1
+    outbox.stop()
+    other.stop()
+
+
+def test_a_claim_cut_off_by_a_kill_is_taken_back_at_once(store: SqliteStore) -> None:
+    clock, sender = Clock(), FakeSender()
+    dead = _outbox(store, sender, clock, [CROSS_SEED], owner="dead-host:4:dddd")
+    _complete(dead, _finalizing(store), clock())
+    assert store.claim_hook_deliveries("dead-host:4:dddd", clock(), clock() + 40, 5)
+    alive = _outbox(store, sender, clock, [CROSS_SEED])    # takes the lease over
+    _drain(alive)
+    (delivery,) = store.hook_deliveries(HASH)
+    assert (delivery.state, delivery.attempts) == (DeliveryState.DONE, 2)
+    assert len(sender.calls) == 1
+    alive.stop()
+
+
+def test_a_live_processs_claim_is_waited_out(store: SqliteStore) -> None:
+    clock, sender = Clock(), FakeSender()
+    outbox = _outbox(store, sender, clock, [CROSS_SEED])
+    _complete(outbox, _finalizing(store), clock())
+    store.claim_hook_deliveries("live-host:5:eeee", clock(), clock() + 40, 5)
+    _drain(outbox)
+    assert sender.calls == []
+    clock.now += 40
+    _drain(outbox)
+    assert len(sender.calls) == 1
+    # the slow process answering late cannot reopen it
+    store.hook_retry(store.hook_deliveries(HASH)[0].id, "live-host:5:eeee", 0, "late")
+    assert store.hook_deliveries(HASH)[0].state is DeliveryState.DONE
+    outbox.stop()
+
+
+def test_cut_off_too_often_gives_up(store: SqliteStore) -> None:
+    clock, sender = Clock(), FakeSender()
+    outbox = _outbox(store, sender, clock, [CROSS_SEED], max_attempts=2)
+    _complete(outbox, _finalizing(store), clock())
+    for _ in range(2):
+        store.claim_hook_deliveries("dead-host:6:ffff", clock(), clock() + 40, 5)
+        store.release_hook_claims("dead-host:6:ffff", clock())
+    _drain(outbox)
+    (delivery,) = store.hook_deliveries(HASH)
+    assert (delivery.state, delivery.error) == (DeliveryState.FAILED, "cut off while sending")
+    assert sender.calls == []
+    outbox.stop()
+
+
+def test_a_removed_hook_is_dropped_and_old_rows_pruned(store: SqliteStore) -> None:
+    clock, sender = Clock(), FakeSender()
+    first = _outbox(store, sender, clock, [CROSS_SEED])
+    _complete(first, _finalizing(store), clock())
+    later = _outbox(store, sender, clock, [replace_url(CROSS_SEED)], owner="this-host:7:gggg")
+    _drain(later)
+    assert store.hook_deliveries(HASH)[0].state is DeliveryState.DROPPED
+    assert sender.calls == []
+    assert store.prune_hook_deliveries(clock() - 1) == 0
+    assert store.prune_hook_deliveries(clock() + 1) == 1
+    first.stop()
+    later.stop()
+
+
+def replace_url(entry: dict[str, str]) -> dict[str, str]:
+    return {**entry, "url": "http://elsewhere:2468"}
+
+
+def test_stop_hands_back_unstarted_claims(store: SqliteStore) -> None:
+    clock, sender = Clock(), FakeSender()
+    outbox = _outbox(store, sender, clock, [CROSS_SEED])
+    _complete(outbox, _finalizing(store), clock())
+    store.claim_hook_deliveries(OWNER, clock(), clock() + 40, 5)
+    outbox.stop()
+    assert store.hook_deliveries(HASH)[0].state is DeliveryState.PENDING
+
+
+# -- the command runner ---------------------------------------------------------------------------
+def test_the_runner_runs_programs_without_a_shell(tmp_path: Path,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    out = tmp_path / "argv.json"
+    script = ("import json, os, sys; json.dump([sys.argv[1:], "
+              "sorted(k for k in os.environ if k.startswith('DEBRIDGE'))], "
+              f"open({str(out)!r}, 'w'))")
+    monkeypatch.setenv("DEBRIDGE__AUTH__API_KEY", "not-for-hooks")
+    runner = HookRunner()
+    runner.send(CommandCall((sys.executable, "-c", script, "a b", "$(x)")), 10)
+    assert json.loads(out.read_text()) == [["a b", "$(x)"], []]
+    with pytest.raises(HookFailed, match=r"exit status 3: token=\*\*\*"):
+        runner.send(CommandCall((sys.executable, "-c",
+                                 "import sys; print('token=abc', file=sys.stderr); "
+                                 "sys.exit(3)")), 10)
+    with pytest.raises(HookFailed, match="cannot start"):
+        runner.send(CommandCall((str(tmp_path / "missing"),)), 10)
+    started = time.monotonic()
+    with pytest.raises(HookFailed, match=r"still running after 0\.5s"):
+        runner.send(CommandCall((sys.executable, "-c", "import time; time.sleep(30)")), 0.5)
+    assert time.monotonic() - started < 10
+    assert os.environ["DEBRIDGE__AUTH__API_KEY"] == "not-for-hooks"
