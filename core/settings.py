@@ -112,7 +112,10 @@ def _convert(setting: Setting, raw: Any, key: str, source: str, *,
     from_text = from_text and isinstance(raw, str)
 
     def fail(why: str) -> SettingsError:
-        shown = setting.mask(raw) if setting.mask is not None else raw
+        shown = raw
+        if setting.mask is not None:
+            # what was parsed, masked; text that did not parse may hold secrets anywhere
+            shown = setting.mask(value) if isinstance(value, list) else "(text not shown)"
         return SettingsError(f"invalid value for {key!r} in {source}: {why} (got {shown!r})")
 
     if setting.kind == "bool":

@@ -148,6 +148,10 @@ def test_entries_from_the_environment_and_masked_wherever_shown() -> None:
     assert shown[0]["url"] == CROSS_SEED["url"]
     with pytest.raises(SettingsError, match="must be a list of objects"):
         settings_from_mapping({}, environ={"DEBRIDGE__HOOKS__ON_COMPLETE": "a,b"})
+    for text in (json.dumps([{**CROSS_SEED, "url": "ftp://h"}]), "[{\"api_key\": \"cs-key-123"):
+        with pytest.raises(SettingsError) as caught:
+            settings_from_mapping({}, environ={"DEBRIDGE__HOOKS__ON_COMPLETE": text})
+        assert "cs-key-123" not in str(caught.value)
 
 
 def test_keys_survive_reordering_and_a_new_secret_but_not_a_new_target() -> None:
