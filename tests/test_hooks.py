@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 from core.engine import LEASE_NAME
+from core.finalize import Finalizer
 from core.hooks import (
     call_for,
     cross_seed_url,
@@ -22,10 +23,12 @@ from core.hooks import (
     parse_hooks,
     placeholders,
 )
+from core.links import LinkResolver
 from core.models import NewTorrent, Torrent, TorrentFile, TorrentState
 from core.outbox import HookOutbox, HookPolicy
 from core.ports import CommandCall, DeliveryState, HookCall, HookFailed, HttpCall
 from core.settings import SettingsError, settings_from_mapping
+from debrid.cdn import HttpContentSource
 from hooks import HookRunner
 from store.sqlite import SqliteStore, open_store
 from tests.helpers import wait_until
@@ -250,6 +253,27 @@ def test_completion_queues_one_delivery_per_hook_in_its_transaction(store: Sqlit
     assert again is not None
     assert _complete(outbox, again, clock())
     assert len(store.hook_deliveries(HASH)) == 2
+    outbox.stop()
+
+
+def test_a_symlinked_completion_queues_hooks_too(store: SqliteStore, tmp_path: Path) -> None:
+    """Unlike rdt-client's (#1038), the hook follows the completion, not a local download."""
+    clock, sender = Clock(), FakeSender()
+    outbox = _outbox(store, sender, clock, [CROSS_SEED])
+    torrent = _finalizing(store)
+    store.update_torrent(torrent.id, save_path=str(tmp_path / "tv"))
+    store.claim_folder(torrent.id, ["Movie"])
+    mount = tmp_path / "mount"
+    (mount / "__all__" / "Movie").mkdir(parents=True)
+    (mount / "__all__" / "Movie" / "m.mkv").write_bytes(b"x" * 10)
+    finalizer = Finalizer(store, LinkResolver(store, {}), HttpContentSource(), "symlink",
+                          mount, 60.0, clock=clock, completions=outbox)
+    current = store.get_torrent(torrent.id, with_files=True)
+    assert current is not None
+    assert finalizer.run(current) is None
+    assert [d.hook for d in store.hook_deliveries(HASH)] == [outbox.hooks[0].key]
+    _drain(outbox)
+    assert len(sender.calls) == 1
     outbox.stop()
 
 
