@@ -36,13 +36,15 @@ from core.auth import (
     resolve_password_hash,
 )
 from core.budgets import RequestBudgets
-from core.engine import Engine, PeriodicJob
+from core.engine import Engine, PeriodicJob, make_owner_id
 from core.finalize import Finalizer
+from core.hooks import parse_hooks
 from core.hosts import HostPolicy
 from core.library import Library
 from core.library_sync import LibrarySync
 from core.lifecycle import EngineConfig, Lifecycle
 from core.links import LinkResolver
+from core.outbox import HookOutbox, HookPolicy
 from core.policy import Policies, ProviderPolicy
 from core.ports import DebridProvider
 from core.preferences import Preferences
@@ -53,6 +55,7 @@ from core.slots import SlotGate
 from debrid import build_provider
 from debrid.cdn import HttpContentSource
 from debrid.sandbox import SandboxOptions, SandboxServer
+from hooks import HookRunner
 from qbit_compat.app_routes import SHUTDOWN_KEY
 from server import machine_names
 from server.logs import OPERATOR_LOGGERS, RedactingAccessLogger, configure_logging
@@ -77,12 +80,15 @@ class Runtime:
     log_sink: StoreLogSink
     streams: Streams
     sandboxes: list[SandboxServer] = field(default_factory=list)
+    hooks: HookOutbox | None = None
     stopped: bool = False
 
     def stop(self) -> None:
         if self.stopped:
             return
         self.stopped = True
+        if self.hooks is not None:
+            self.hooks.stop()
         self.engine.stop()
         self.streams.close()
         for name in OPERATOR_LOGGERS:
@@ -138,12 +144,20 @@ def prepare_api_key(settings: Settings, store: SqliteStore) -> None:
                     generated)
 
 
+def build_hooks(settings: Settings, store: SqliteStore) -> HookOutbox:
+    """The completion hooks' outbox; its deliveries run where the engine's lease is held."""
+    return HookOutbox(store, HookRunner(), parse_hooks(settings["hooks.on_complete"]),
+                      HookPolicy(settings["hooks.timeout_seconds"], settings["hooks.max_attempts"],
+                                 settings["hooks.retry_seconds"]), owner=make_owner_id())
+
+
 def build_engine(settings: Settings, store: SqliteStore, providers: Mapping[str, DebridProvider],
-                 links: LinkResolver) -> tuple[Engine, Lifecycle]:
+                 links: LinkResolver, hooks: HookOutbox) -> tuple[Engine, Lifecycle]:
     """The torrent engine and its periodic jobs, configured from the settings."""
     action = settings["downloads.action"]
     finalizer = Finalizer(store, links, HttpContentSource(), action,
-                          settings.mount_path, settings["downloads.symlink_timeout_seconds"])
+                          settings.mount_path, settings["downloads.symlink_timeout_seconds"],
+                          completions=hooks)
     policies = Policies.build(
         {p.name: ProviderPolicy(p.download_uncached, p.keep_on_delete)
          for p in settings.providers},
@@ -166,7 +180,7 @@ def build_engine(settings: Settings, store: SqliteStore, providers: Mapping[str,
     lifecycle = Lifecycle(store, providers, finalizer, config, slots)
     sync = LibrarySync(store, providers, settings["library.details_per_sync"])
     engine = Engine(store, lifecycle, transfer_threads=config.max_parallel_transfers,
-                    download_action=action == "download",
+                    download_action=action == "download", owner=hooks.owner,
                     jobs=[PeriodicJob("library-sync", settings["library.sync_interval_seconds"],
                                       sync.run)])
     return engine, lifecycle
@@ -180,7 +194,8 @@ def create_app(settings: Settings, *, start_background: bool = True) -> Flask:
     providers = {p.name: build_provider(p, store) for p in settings.providers}
     # One link resolver for placements and streams: concurrent reads of a link cost one call.
     links = LinkResolver(store, providers)
-    engine, lifecycle = build_engine(settings, store, providers, links)
+    hooks = build_hooks(settings, store)
+    engine, lifecycle = build_engine(settings, store, providers, links, hooks)
     library = Library(store, downloads_folder=settings.downloads_folder,
                       default_provider=settings.providers[0].name,
                       add_wait_seconds=settings["qbit.add_wait_seconds"], wake=engine.wake,
@@ -212,7 +227,8 @@ def create_app(settings: Settings, *, start_background: bool = True) -> Flask:
                              settings["qbit.domain_list"], machine_names())
     app.extensions[EXTENSION_KEY] = Services(library, authenticator, settings,
                                              RequestBudgets(providers), tree, streams, hosts)
-    app.extensions["debridge.runtime"] = Runtime(engine, store, log_sink, streams, sandboxes)
+    app.extensions["debridge.runtime"] = Runtime(engine, store, log_sink, streams, sandboxes,
+                                                 hooks)
     app.register_blueprint(qbit_compat.blueprint())
     app.register_blueprint(api.blueprint)
     app.register_blueprint(api.root)
@@ -241,6 +257,7 @@ def create_app(settings: Settings, *, start_background: bool = True) -> Flask:
 
     if start_background:
         engine.start()
+        hooks.start()
     return app
 
 

@@ -41,7 +41,7 @@ def make_owner_id() -> str:
     return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
 
 
-def _holder_is_dead(holder: str) -> bool:
+def holder_is_dead(holder: str) -> bool:
     """True when the lease holder was a process on this host that no longer exists."""
     host, _, rest = holder.partition(":")
     pid_text = rest.partition(":")[0]
@@ -130,7 +130,7 @@ class Engine:
         if self.holds_lease and now < self._leased_until - (LEASE_TTL - LEASE_RENEW):
             return True
         holder = self.store.lease_holder(LEASE_NAME, now)
-        steal = holder is not None and holder != self.owner and _holder_is_dead(holder)
+        steal = holder is not None and holder != self.owner and holder_is_dead(holder)
         held = self.store.acquire_lease(LEASE_NAME, self.owner, LEASE_TTL, now,
                                         steal_from_dead=steal)
         if held and not self.holds_lease:

@@ -6,9 +6,10 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, Protocol
 
 from core.errors import LinkExpired, ProviderError, ProviderErrorKind
 from core.layout import PART_SUFFIX, content_dir, target_of
@@ -41,6 +42,14 @@ class Cancelled(Exception):
 
 
 Outcome = Wait | Fail | None   # None: completed
+
+
+class Completions(Protocol):
+    """Completes a torrent and queues what its completion sets off (core.outbox.HookOutbox:
+    the completion hooks), in one transaction."""
+
+    def complete(self, torrent: Torrent, files: Sequence[TorrentFile], now: float,
+                 **fields: Any) -> bool: ...
 
 
 class _Broken(Exception):
@@ -92,8 +101,10 @@ class Finalizer:
 
     def __init__(self, store: TorrentStore, links: LinkResolver, content: ContentSource,
                  action: str, mount_path: Path | None, symlink_timeout: float,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 completions: Completions | None = None) -> None:
         self.store = store
+        self.completions = completions
         self.links = links
         self.content = content
         self.action = action
@@ -251,16 +262,22 @@ class Finalizer:
     # -- completion ---------------------------------------------------------------------------
     def _complete(self, torrent: Torrent, content_dir: Path) -> Outcome:
         """Completed only when every selected file is really there and opens."""
-        for f in self.store.files_of(torrent.id):
+        files = self.store.files_of(torrent.id)
+        for f in files:
             if f.selected and not _readable(target_of(torrent, f), f.size):
                 self.store.update_file(torrent.id, f.index, done=False)
                 return Wait(0.5)
         now = self.clock()
         # an archive keeps its note; any other message was about a past retry
         note = torrent.message if torrent.reason == FailureReason.ARCHIVE.value else ""
-        if self.store.transition(torrent.id, [TorrentState.FINALIZING], TorrentState.COMPLETED,
-                                 now, progress=1.0, speed=0, completion_on=int(now),
-                                 last_activity=int(now), message=note, attempts=0):
+        fields: dict[str, Any] = {"progress": 1.0, "speed": 0, "completion_on": int(now),
+                                  "last_activity": int(now), "message": note, "attempts": 0}
+        # whatever downloads.action is, the completion is where hooks are queued
+        completed = self.completions.complete(torrent, files, now, **fields) \
+            if self.completions is not None else \
+            self.store.transition(torrent.id, [TorrentState.FINALIZING],
+                                  TorrentState.COMPLETED, now, **fields)
+        if completed:
             log.info("torrent %s (%s) completed at %s", torrent.hash, torrent.name, content_dir)
         return None
 

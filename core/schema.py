@@ -8,6 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from core.hooks import check_hooks, mask_hooks
 from core.naming import VIDEO_EXTENSIONS
 
 PERSONAS = ("4.6.7", "5.1.4")
@@ -27,8 +28,9 @@ USERNAME = re.compile(r"^[^\s:]{1,64}$")
 
 @dataclass(frozen=True)
 class Setting:
-    """One setting: `kind` is str, int, float, bool, choice or list (of strings); numbers
-    carry their bounds."""
+    """One setting: `kind` is str, int, float, bool, choice, list (of strings) or objects (a
+    list of JSON objects, which `check` validates); numbers carry their bounds. `mask` shows
+    a value with the secrets inside it hidden (for kinds a plain `secret` cannot mask)."""
 
     key: str
     kind: str
@@ -39,6 +41,7 @@ class Setting:
     choices: tuple[str, ...] = ()
     secret: bool = False
     check: Callable[[Any], str | None] | None = None
+    mask: Callable[[Any], Any] | None = None
 
 
 def _username(value: str) -> str | None:
@@ -206,6 +209,23 @@ SETTINGS: tuple[Setting, ...] = (
             "How many imported torrents get their file list fetched per sync (one provider "
             "call each, at background priority, so adds and streams go first).",
             minimum=0, maximum=1_000_000),
+    Setting("hooks.on_complete", "objects", [],
+            "What runs once when a torrent completes in Debridge (whatever downloads.action "
+            "is): a list of objects whose type is command (a program and its arguments), "
+            "http (a request with a body template) or cross-seed (its webhook), with "
+            "qBittorrent's placeholders (%N, %I, ...); see Completion hooks. Each delivery is "
+            "kept in the database until it succeeds or gives up, across restarts.",
+            check=check_hooks, mask=mask_hooks),
+    Setting("hooks.timeout_seconds", "float", 10.0,
+            "How long one hook may take: a program still running is killed, an HTTP request "
+            "unanswered is abandoned; both count as a failed attempt.",
+            minimum=0.1, maximum=3600),
+    Setting("hooks.max_attempts", "int", 5,
+            "Attempts per hook and torrent before Debridge gives up (logged as a warning); an "
+            "attempt cut off by a restart counts too.", minimum=1, maximum=100),
+    Setting("hooks.retry_seconds", "float", 30.0,
+            "Wait after a hook's first failed attempt; it doubles after each further one (at "
+            "most an hour).", minimum=0.01, maximum=86400),
     Setting("qbit.persona", "choice", "4.6.7",
             "Which qBittorrent version Debridge presents (version strings, state names).",
             choices=PERSONAS),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 import json
 import os
 from collections.abc import Iterator, Mapping
@@ -94,6 +95,8 @@ class Settings(Mapping[str, Any]):
 def _masked(setting: Setting, value: Any) -> Any:
     """A secret shown as '***' (a list: one per entry, so its length still shows); an empty
     one stays empty, so that 'not set' can still be told apart."""
+    if setting.mask is not None:
+        return setting.mask(value)
     if not setting.secret:
         return value
     if setting.kind == "list":
@@ -109,7 +112,11 @@ def _convert(setting: Setting, raw: Any, key: str, source: str, *,
     from_text = from_text and isinstance(raw, str)
 
     def fail(why: str) -> SettingsError:
-        return SettingsError(f"invalid value for {key!r} in {source}: {why} (got {raw!r})")
+        shown = raw
+        if setting.mask is not None:
+            # what was parsed, masked; text that did not parse may hold secrets anywhere
+            shown = setting.mask(value) if isinstance(value, list) else "(text not shown)"
+        return SettingsError(f"invalid value for {key!r} in {source}: {why} (got {shown!r})")
 
     if setting.kind == "bool":
         if from_text and raw.lower() in ("true", "1", "yes", "false", "0", "no"):
@@ -143,6 +150,15 @@ def _convert(setting: Setting, raw: Any, key: str, source: str, *,
         if any("\x00" in v or not v for v in value):
             raise fail("must not hold empty strings or NUL")
         value = list(value)
+    elif setting.kind == "objects":
+        if from_text:
+            value = _list_from_text(raw) if raw.strip().startswith("[") else None
+        if not isinstance(value, list):
+            raise fail("must be a list of objects")
+        bad = next((i for i, v in enumerate(value) if not isinstance(v, dict)), None)
+        if bad is not None:
+            raise fail(f"entry {bad} must be an object")
+        value = copy.deepcopy(value)       # Settings are never changed: nor what they hold
     else:
         if not isinstance(value, str):
             raise fail("must be a string")

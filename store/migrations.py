@@ -249,6 +249,31 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # downloadUncached): -1 = the provider's and category's policy, 0 = refuse, 1 = allow.
         "ALTER TABLE torrents ADD COLUMN uncached INTEGER NOT NULL DEFAULT -1",
     ),
+    (
+        # The completion hooks' outbox: one row per configured hook per completed torrent,
+        # written in the transaction that completes it, with the placeholder values of that
+        # moment (no foreign key: a torrent deleted at once still gets its calls). A row is
+        # claimed before it is sent and marked done after, so a crash loses none and never
+        # repeats a done one.
+        """CREATE TABLE hook_outbox (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            torrent_id INTEGER NOT NULL,
+            hash TEXT NOT NULL,
+            hook TEXT NOT NULL,
+            context TEXT NOT NULL,
+            created REAL NOT NULL,
+            state TEXT NOT NULL DEFAULT 'pending',
+            attempts INTEGER NOT NULL DEFAULT 0,
+            next_at REAL NOT NULL DEFAULT 0,
+            owner TEXT NOT NULL DEFAULT '',
+            claimed_until REAL NOT NULL DEFAULT 0,
+            finished REAL NOT NULL DEFAULT 0,
+            error TEXT NOT NULL DEFAULT ''
+        )""",
+        "CREATE INDEX hook_outbox_open ON hook_outbox(next_at) "
+        "WHERE state IN ('pending', 'sending')",
+        "CREATE INDEX hook_outbox_hash ON hook_outbox(hash)",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -15,6 +15,7 @@ from core.ports import Store
 from store.accounts import AccountQueries
 from store.blocks import BlockQueries
 from store.budgets import BudgetQueries
+from store.hooks import HookQueries
 from store.imported import ImportedQueries
 from store.migrations import migrate
 from store.permissions import private_dir, private_file, tighten
@@ -38,7 +39,7 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
 
 
 class SqliteStore(TorrentQueries, AccountQueries, BudgetQueries, ImportedQueries,
-                  TreeQueries, BlockQueries, RegistryQueries):
+                  TreeQueries, BlockQueries, RegistryQueries, HookQueries):
     """Debridge's persistent state. Thread-safe; several processes may share the file."""
 
     def __init__(self, path: Path) -> None:

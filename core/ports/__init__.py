@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from core.ports.content import ContentSource, ContentStream, FileReader, FileStreams, TreeView
+from core.ports.hooks import CommandCall, HookCall, HookFailed, HookSender, HttpCall
 from core.ports.provider import (
     Account,
     BudgetState,
@@ -19,12 +20,16 @@ from core.ports.store import (
     BucketChange,
     BudgetStore,
     CategoryStore,
+    DeliveryState,
     EngineStore,
+    HookDelivery,
+    HookStore,
     ImportedStore,
     LibraryStore,
     LinkStore,
     LogStore,
     MetaStore,
+    OutboxStore,
     RegistryRow,
     RegistryStore,
     ScheduleStore,
@@ -38,10 +43,12 @@ from core.ports.store import (
 )
 
 __all__ = [
-    "Account", "AuthStore", "BlockStore", "Bucket", "BucketChange", "BudgetState", "BudgetStore",
-    "CategoryStore", "ContentSource", "ContentStream", "DebridProvider", "DirectLink",
-    "EngineStore", "FileReader", "FileStreams", "ImportedStore", "LibraryStore", "LinkStore",
-    "LogStore", "MetaStore", "RegistryRow", "RegistryStore", "RemoteFile", "RemoteStatus",
+    "Account", "AuthStore", "BlockStore", "Bucket", "BucketChange", "BudgetState",
+    "BudgetStore", "CategoryStore", "CommandCall", "ContentSource", "ContentStream",
+    "DebridProvider", "DeliveryState", "DirectLink", "EngineStore", "FileReader",
+    "FileStreams", "HookCall", "HookDelivery", "HookFailed", "HookSender", "HookStore",
+    "HttpCall", "ImportedStore", "LibraryStore", "LinkStore", "LogStore", "MetaStore",
+    "OutboxStore", "RegistryRow", "RegistryStore", "RemoteFile", "RemoteStatus",
     "RemoteTorrent", "ScheduleStore", "SessionStore", "SlotStore", "Store", "SyncStore",
     "TorrentStore", "TreeStore", "TreeView", "Waiter",
 ]

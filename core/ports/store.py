@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+import enum
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol, TypeVar
 
 from core.models import (
@@ -60,6 +61,86 @@ class BudgetStore(Protocol):
     def get_meta(self, key: str) -> str | None: ...
 
     def set_meta(self, key: str, value: str) -> None: ...
+
+
+class DeliveryState(enum.StrEnum):
+    """Where a hook delivery is: owed, being sent, or finished one way or another."""
+
+    PENDING = "pending"      # due at next_at
+    SENDING = "sending"      # claimed by a process until claimed_until
+    DONE = "done"            # delivered: never sent again
+    FAILED = "failed"        # gave up after hooks.max_attempts
+    DROPPED = "dropped"      # its hook is no longer configured
+
+
+@dataclass(frozen=True)
+class HookDelivery:
+    """One hook call owed for one completed torrent: a row of the outbox. `context` holds
+    the placeholder values at completion, so a torrent deleted since still gets its call."""
+
+    id: int
+    torrent_id: int
+    hash: str
+    hook: str                                # the hook's key (core.hooks.Hook.key)
+    context: Mapping[str, str] = field(default_factory=dict)
+    created: float = 0.0
+    state: DeliveryState = DeliveryState.PENDING
+    attempts: int = 0                        # claims so far (one per try, cut off or not)
+    next_at: float = 0.0
+    error: str = ""
+
+
+class HookStore(Protocol):
+    """The completion hooks' outbox. Deliveries are queued in the transaction that completes
+    the torrent, and claimed before they are sent, so that a crash at any moment neither
+    loses a delivery nor repeats one marked done."""
+
+    def complete_torrent(self, torrent_id: int, from_states: Iterable[TorrentState],
+                         now: float, deliveries: Sequence[HookDelivery],
+                         **fields: Any) -> bool:
+        """transition() to COMPLETED; if it happened, queue `deliveries` (their ids are
+        ignored) in the same transaction."""
+        ...
+
+    def claim_hook_deliveries(self, owner: str, now: float, until: float,
+                              limit: int) -> list[HookDelivery]:
+        """Claim for `owner` until `until` up to `limit` deliveries that are due (pending
+        with next_at <= now, or claimed by anyone until before now), oldest first, counting
+        one attempt for each."""
+        ...
+
+    def hook_claim_owners(self) -> set[str]:
+        """Who holds claims on deliveries being sent."""
+        ...
+
+    def release_hook_claims(self, owner: str, now: float) -> int:
+        """Make `owner`'s claims due again at once (it died, or is stopping)."""
+        ...
+
+    def hook_delivered(self, delivery_id: int, now: float) -> None:
+        """Mark a delivery done (whoever claimed it last): it is never sent again."""
+        ...
+
+    def hook_retry(self, delivery_id: int, owner: str, next_at: float, error: str) -> None:
+        """Put `owner`'s claimed delivery back, due at next_at."""
+        ...
+
+    def hook_given_up(self, delivery_id: int, owner: str, now: float, state: DeliveryState,
+                      error: str) -> None:
+        """Finish `owner`'s claimed delivery as FAILED or DROPPED."""
+        ...
+
+    def next_hook_due(self) -> float | None:
+        """When the next delivery falls due (a claim ends), or None with none open."""
+        ...
+
+    def hook_deliveries(self, info_hash: str | None = None) -> list[HookDelivery]:
+        """Every delivery (of one torrent's hash), oldest first."""
+        ...
+
+    def prune_hook_deliveries(self, finished_before: float) -> int:
+        """Forget finished deliveries older than that."""
+        ...
 
 
 class TorrentStore(Protocol):
@@ -302,10 +383,14 @@ class LibraryStore(TorrentStore, CategoryStore, MetaStore, LogStore, BlockStore,
     """What the library's use cases read and write."""
 
 
+class OutboxStore(HookStore, ScheduleStore, Protocol):
+    """The hooks' outbox, and the lease that says which process delivers."""
+
+
 class EngineStore(TorrentStore, ScheduleStore, ImportedStore, LinkStore, MetaStore, Protocol):
     """What the engine, its steps and library sync read and write."""
 
 
 class Store(EngineStore, CategoryStore, SessionStore, LogStore, TreeStore, BudgetStore,
-            BlockStore, RegistryStore, Protocol):
+            BlockStore, RegistryStore, HookStore, Protocol):
     """All of it (implemented by store.SqliteStore)."""
