@@ -94,7 +94,8 @@ def authenticate() -> Response | None:
                                            Surface.API):
             return None
         return _unauthorized("invalid user name, password or API key")
-    return _unauthorized("unsupported Authorization scheme: send the API key as Bearer or Token, or use Basic")
+    return _unauthorized("unsupported Authorization scheme: send the API key as Bearer or "
+                         "Token, or use Basic")
 
 
 @blueprint.before_request

@@ -1,7 +1,9 @@
-"""Ports: what the domain needs from a provider, from content links and from the store."""
+"""Ports: what the domain needs from a provider, from content links, from the store and from
+the config file."""
 
 from __future__ import annotations
 
+from core.ports.config import ConfigFile
 from core.ports.content import ContentSource, ContentStream, FileReader, FileStreams, TreeView
 from core.ports.provider import (
     Account,
@@ -36,7 +38,7 @@ from core.ports.store import (
 
 __all__ = [
     "Account", "AuthStore", "Bucket", "BucketChange", "BudgetState", "BudgetStore",
-    "CategoryStore", "ContentSource", "ContentStream", "DebridProvider", "DirectLink",
+    "CategoryStore", "ConfigFile", "ContentSource", "ContentStream", "DebridProvider", "DirectLink",
     "EngineStore", "FileReader", "FileStreams", "ImportedStore", "LibraryStore", "LinkStore",
     "LogStore", "MetaStore", "RemoteFile", "RemoteStatus", "RemoteTorrent", "ScheduleStore",
     "SessionStore", "SlotStore", "Store", "SyncStore", "TorrentStore", "TreeStore",
