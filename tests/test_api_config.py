@@ -10,18 +10,18 @@ import logging
 import os
 import stat
 import threading
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
-from flask import Flask
 from flask.testing import FlaskClient
 
 from app import create_app, stop_app
 from core.schema import default_config
-from core.settings import Settings, load_settings
+from core.settings import load_settings
 from server.logs import OPERATOR_LOGGERS
 from tests.conftest import make_settings
 from tests.helpers import PASSWORD, free_port, start_debridge, wait_until, write_config
@@ -77,12 +77,9 @@ class Configured:
     def __init__(self, tmp_path: Path) -> None:
         self.path = _write(tmp_path)
         self.original = self.path.read_bytes()
+        self.backup = self.path.with_name("config.json.bak")
         self.app = create_app(load_settings(self.path), start_background=False)
         self.client: FlaskClient = self.app.test_client()
-
-    @property
-    def backup(self) -> Path:
-        return self.path.with_name("config.json.bak")
 
     def file(self) -> dict[str, Any]:
         return json.loads(self.path.read_text())
@@ -375,26 +372,24 @@ def test_a_wrong_or_missing_key_is_401_json_and_changes_nothing(
 
 
 # -- every worker -------------------------------------------------------------------------------
-def _worker(started: Settings) -> Flask:
-    """Another worker of the same server: the master's settings (the sandbox resolved), the
-    same data dir and config file, and its own watch of the store."""
-    return create_app(started)
-
-
 def test_other_workers_pick_up_live_keys_within_a_second(configured: Configured) -> None:
+    # Other workers of one server: the master's settings (the sandbox resolved), the same
+    # data dir and config file, each with its own watch of the store.
     started = configured.app.extensions["debridge"].settings
-    other = _worker(started)
+    other = create_app(started)
     try:
+        posted = time.monotonic()
         response = configured.post('{"query_tokens": false, "log_level": "warning"}')
         assert response.json["applied"] == ["api.query_tokens", "server.log_level"]
         wait_until(lambda: not other.extensions["debridge"].settings["api.query_tokens"],
-                   timeout=5, what="the other worker to apply the change")
+                   timeout=5, interval=0.05, what="the other worker to apply the change")
+        assert time.monotonic() - posted < 3       # one second's check, with slack for load
         client = other.test_client()
         assert client.get(f"/api/config?apikey={KEY}").status_code == 401
         assert client.get("/api/config", headers=BEARER).json["server"]["log_level"] == \
             "warning"
         # a worker gunicorn starts afresh (from the first start's settings) catches up too
-        respawned = _worker(started)
+        respawned = create_app(started)
         try:
             wait_until(lambda: not respawned.extensions["debridge"].settings[
                 "api.query_tokens"], timeout=5, what="a new worker to apply the change")
