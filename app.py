@@ -11,8 +11,9 @@ import signal
 import sys
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from flask import Flask, Response, request
@@ -44,6 +45,7 @@ from core.library import Library
 from core.library_sync import LibrarySync
 from core.lifecycle import EngineConfig, Lifecycle
 from core.links import LinkResolver
+from core.live_config import ConfigEditor, RunningSettings
 from core.outbox import HookOutbox, HookPolicy
 from core.policy import Policies, ProviderPolicy
 from core.ports import DebridProvider
@@ -58,8 +60,14 @@ from debrid.sandbox import SandboxOptions, SandboxServer
 from hooks import HookRunner
 from qbit_compat.app_routes import SHUTDOWN_KEY
 from server import machine_names
-from server.logs import OPERATOR_LOGGERS, RedactingAccessLogger, configure_logging
+from server.logs import (
+    OPERATOR_LOGGERS,
+    RedactingAccessLogger,
+    apply_log_level,
+    configure_logging,
+)
 from server.proxies import TrustedProxies, parse_networks
+from store.config_file import JsonConfigFile
 from store.logsink import StoreLogSink
 from store.permissions import private_dir, private_file
 from store.sqlite import SqliteStore, open_store
@@ -81,6 +89,7 @@ class Runtime:
     streams: Streams
     sandboxes: list[SandboxServer] = field(default_factory=list)
     hooks: HookOutbox | None = None
+    config: ConfigEditor | None = None
     stopped: bool = False
 
     def stop(self) -> None:
@@ -89,6 +98,8 @@ class Runtime:
         self.stopped = True
         if self.hooks is not None:
             self.hooks.stop()
+        if self.config is not None:
+            self.config.stop()
         self.engine.stop()
         self.streams.close()
         for name in OPERATOR_LOGGERS:
@@ -186,6 +197,21 @@ def build_engine(settings: Settings, store: SqliteStore, providers: Mapping[str,
     return engine, lifecycle
 
 
+def _relevel_logs(settings: Settings, keys: Sequence[str]) -> None:
+    if "server.log_level" in keys:
+        apply_log_level(settings["server.log_level"])
+
+
+def build_config_editor(settings: Settings, store: SqliteStore) -> ConfigEditor:
+    """The running settings and their editor; the config file is editable when the
+    settings were read from one (load_settings names it by its absolute path)."""
+    running = RunningSettings(settings)
+    running.on_change(_relevel_logs)
+    source = Path(settings.source)
+    return ConfigEditor(running, JsonConfigFile(source) if source.is_absolute() else None,
+                        store, os.environ)
+
+
 def create_app(settings: Settings, *, start_background: bool = True) -> Flask:
     """The Flask app with every surface; starts the engine loop unless told not to."""
     settings, sandboxes = start_sandboxes(settings)
@@ -225,10 +251,12 @@ def create_app(settings: Settings, *, start_background: bool = True) -> Flask:
     app.config["MAX_CONTENT_LENGTH"] = MAX_REQUEST_BYTES
     hosts = HostPolicy.build(settings["qbit.host_header_validation"], settings["server.port"],
                              settings["qbit.domain_list"], machine_names())
-    app.extensions[EXTENSION_KEY] = Services(library, authenticator, settings,
-                                             RequestBudgets(providers), tree, streams, hosts)
+    config = build_config_editor(settings, store)
+    app.extensions[EXTENSION_KEY] = Services(library, authenticator, config.running,
+                                             RequestBudgets(providers), tree, streams, hosts,
+                                             config)
     app.extensions["debridge.runtime"] = Runtime(engine, store, log_sink, streams, sandboxes,
-                                                 hooks)
+                                                 hooks, config)
     app.register_blueprint(qbit_compat.blueprint())
     app.register_blueprint(api.blueprint)
     app.register_blueprint(api.root)
@@ -258,6 +286,7 @@ def create_app(settings: Settings, *, start_background: bool = True) -> Flask:
     if start_background:
         engine.start()
         hooks.start()
+        config.start()
     return app
 
 

@@ -1,10 +1,10 @@
 """The token REST API (/api, /t, /version): Decypharr's routes, the UDPT-style registry,
-cross-seed's announce and webhook, browse and download."""
+cross-seed's announce and webhook, browse and download, and the settings (/api/config)."""
 
 from __future__ import annotations
 
-from api import browse_routes, meta_routes, registry_routes, torrent_routes
+from api import browse_routes, config_routes, meta_routes, registry_routes, torrent_routes
 from api.http import blueprint, root
 
-__all__ = ["blueprint", "browse_routes", "meta_routes", "registry_routes", "root",
-           "torrent_routes"]
+__all__ = ["blueprint", "browse_routes", "config_routes", "meta_routes", "registry_routes",
+           "root", "torrent_routes"]

@@ -187,6 +187,13 @@ class QueueingDisabled(DebridgeError):
     status = 409
 
 
+class ConfigFileError(DebridgeError):
+    """The config file cannot be edited: the settings came from none, it is no longer valid
+    JSON, or it cannot be read or replaced. Nothing was changed."""
+
+    status = 409
+
+
 class LoginBanned(DebridgeError):
     """Too many failed logins from this address to this surface, until `until` (unix time)."""
 

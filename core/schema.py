@@ -30,7 +30,9 @@ USERNAME = re.compile(r"^[^\s:]{1,64}$")
 class Setting:
     """One setting: `kind` is str, int, float, bool, choice, list (of strings) or objects (a
     list of JSON objects, which `check` validates); numbers carry their bounds. `mask` shows
-    a value with the secrets inside it hidden (for kinds a plain `secret` cannot mask)."""
+    a value with the secrets inside it hidden (for kinds a plain `secret` cannot mask).
+    `live`: POST /api/config applies a change at once, in every worker (its readers look it
+    up per use, or app.py re-applies it), not at the next start."""
 
     key: str
     kind: str
@@ -42,6 +44,7 @@ class Setting:
     secret: bool = False
     check: Callable[[Any], str | None] | None = None
     mask: Callable[[Any], Any] | None = None
+    live: bool = False
 
 
 def _username(value: str) -> str | None:
@@ -119,7 +122,7 @@ SETTINGS: tuple[Setting, ...] = (
             "passwords and cookies masked, in query strings too."),
     Setting("server.log_level", "choice", "info",
             "How much to log: info shows adds, completions, provider errors and deletions; "
-            "debug shows more.", choices=LOG_LEVELS),
+            "debug shows more.", choices=LOG_LEVELS, live=True),
     Setting("auth.username", "str", "admin",
             "Username for the qBittorrent API (what you type into Sonarr/Radarr).",
             check=_username),
@@ -143,7 +146,7 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("api.query_tokens", "bool", True,
             "Accept the API key in the query string as ?apikey= or ?token= (cross-seed's and "
             "UDPT's clients send it so). Logs never show it, but proxies and browser history "
-            "may: turn this off when only headers are used."),
+            "may: turn this off when only headers are used.", live=True),
     Setting("downloads.folder", "str", "",
             "Where torrents appear: <folder>/<category>/<torrent>. Empty means "
             "<data_dir>/downloads. Sonarr/Radarr must see this path (same path or a remote "
@@ -235,7 +238,7 @@ SETTINGS: tuple[Setting, ...] = (
             "background.", minimum=0, maximum=60),
     Setting("qbit.csrf_protection", "bool", True,
             "Refuse (401) requests whose Origin or Referer names another site, as "
-            "qBittorrent does. Arr apps send neither header."),
+            "qBittorrent does. Arr apps send neither header.", live=True),
     Setting("qbit.host_header_validation", "bool", True,
             "Refuse requests (on every surface: the qBittorrent API answers 401, the others "
             "400) whose Host header names another port than server.port or a host outside "
@@ -251,7 +254,7 @@ SETTINGS: tuple[Setting, ...] = (
             "list any other name you reach Debridge by (e.g. 'nas.fritz.box;*.ts.net')."),
     Setting("qbit.allow_shutdown", "bool", False,
             "Let app/shutdown stop Debridge. Off: it answers 403, so a client cannot stop "
-            "the service by accident."),
+            "the service by accident.", live=True),
     Setting("webdav.auth", "choice", "basic",
             "WebDAV (/webdav/) authentication: 'basic' asks for auth.username and its password "
             "(or any user name and the API key); 'none' lets anyone who can reach the port "
@@ -307,6 +310,7 @@ PROVIDER_SETTINGS: tuple[Setting, ...] = (
 )
 
 BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}
+LIVE_KEYS: tuple[str, ...] = tuple(s.key for s in SETTINGS if s.live)
 PROVIDER_BY_KEY: dict[str, Setting] = {s.key: s for s in PROVIDER_SETTINGS}
 # With no provider configured, the built-in sandbox stands in: every other key at its default.
 DEFAULT_PROVIDERS: tuple[dict[str, Any], ...] = (

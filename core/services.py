@@ -8,6 +8,7 @@ from core.auth import Authenticator
 from core.budgets import RequestBudgets
 from core.hosts import HostPolicy
 from core.library import Library
+from core.live_config import ConfigEditor, RunningSettings
 from core.ports import FileStreams, TreeView
 from core.settings import Settings
 
@@ -16,13 +17,20 @@ EXTENSION_KEY = "debridge"   # where app.py puts the Services in Flask's app.ext
 
 @dataclass(frozen=True)
 class Services:
-    """Library use cases, authentication, request budgets, the settings behind them, and
-    which Host headers every surface answers."""
+    """Library use cases, authentication, request budgets, the settings behind them, which
+    Host headers every surface answers, and the config editor (/api/config)."""
 
     library: Library
     authenticator: Authenticator
-    settings: Settings
+    running: RunningSettings
     budgets: RequestBudgets
     tree: TreeView            # browse.Tree
     streams: FileStreams      # browse.Streams
     hosts: HostPolicy
+    config: ConfigEditor
+
+    @property
+    def settings(self) -> Settings:
+        """The settings now: read per use, so that live keys changed by /api/config count
+        at once."""
+        return self.running.current

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import json
+import math
 import os
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, replace
@@ -44,14 +45,19 @@ class ProviderSettings:
 
 
 class Settings(Mapping[str, Any]):
-    """Validated settings, read by dotted key (`settings["server.port"]`); never mutated."""
+    """Validated settings, read by dotted key (`settings["server.port"]`); never mutated.
+    `configured_providers` are the providers as configured, before start-up filled in
+    runtime values (a built-in sandbox's address): what GET /api/config shows."""
 
     def __init__(self, values: dict[str, Any], providers: tuple[ProviderSettings, ...],
-                 source: str, base_dir: Path) -> None:
+                 source: str, base_dir: Path,
+                 configured_providers: tuple[ProviderSettings, ...] | None = None) -> None:
         self._values = dict(values)
         self.providers = providers
         self.source = source
         self.base_dir = base_dir
+        self.configured_providers = providers if configured_providers is None \
+            else configured_providers
 
     def __getitem__(self, key: str) -> Any:
         return self._values[key]
@@ -81,7 +87,13 @@ class Settings(Mapping[str, Any]):
         return self.path("downloads.mount_path") if self._values["downloads.mount_path"] else None
 
     def with_providers(self, providers: tuple[ProviderSettings, ...]) -> Settings:
-        return Settings(self._values, providers, self.source, self.base_dir)
+        return Settings(self._values, providers, self.source, self.base_dir,
+                        self.configured_providers)
+
+    def with_values(self, changes: Mapping[str, Any]) -> Settings:
+        """A copy with some (already validated) values changed: a live update."""
+        return Settings({**self._values, **changes}, self.providers, self.source,
+                        self.base_dir, self.configured_providers)
 
     def redacted(self) -> dict[str, Any]:
         """Every value, secrets (the schema's `secret` keys) masked: safe to log or return
@@ -112,11 +124,19 @@ def _convert(setting: Setting, raw: Any, key: str, source: str, *,
     from_text = from_text and isinstance(raw, str)
 
     def fail(why: str) -> SettingsError:
-        shown = raw
+        # a secret's value is never repeated (errors reach logs and API answers)
         if setting.mask is not None:
             # what was parsed, masked; text that did not parse may hold secrets anywhere
-            shown = setting.mask(value) if isinstance(value, list) else "(text not shown)"
-        return SettingsError(f"invalid value for {key!r} in {source}: {why} (got {shown!r})")
+            masked = setting.mask(value) if isinstance(value, list) else "(text not shown)"
+            return SettingsError(f"invalid value for {key!r} in {source}: {why} "
+                                 f"(got {masked!r})")
+        try:
+            shown = repr(raw)
+        except ValueError:   # an integer beyond Python's digit limit for str()
+            shown = "a number too long to show"
+        got = "" if setting.secret else \
+            f" (got {shown if len(shown) <= 120 else shown[:100] + '...'})"
+        return SettingsError(f"invalid value for {key!r} in {source}: {why}{got}")
 
     if setting.kind == "bool":
         if from_text and raw.lower() in ("true", "1", "yes", "false", "0", "no"):
@@ -137,7 +157,12 @@ def _convert(setting: Setting, raw: Any, key: str, source: str, *,
                 raise fail("must be an integer")
             value = int(value)
         if setting.kind == "float":
-            value = float(value)
+            try:
+                value = float(value)
+            except OverflowError:          # an integer too large for a float
+                raise fail("must be a finite number") from None
+            if not math.isfinite(value):   # JSON's NaN and Infinity pass every bound
+                raise fail("must be a finite number")
         if setting.minimum is not None and value < setting.minimum:
             raise fail(f"must be at least {setting.minimum:g}")
         if setting.maximum is not None and value > setting.maximum:
@@ -171,6 +196,12 @@ def _convert(setting: Setting, raw: Any, key: str, source: str, *,
         if problem:
             raise fail(problem)
     return value
+
+
+def convert_value(setting: Setting, raw: Any, key: str, source: str) -> Any:
+    """One value (as JSON gives it) converted and validated by its setting, or SettingsError
+    naming `key` and `source`."""
+    return _convert(setting, raw, key, source)
 
 
 def _list_from_text(raw: str) -> Any:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import logging.config
 from typing import Any
 
@@ -35,6 +36,22 @@ def configure_logging(level: str) -> None:
                     **{name: {"level": operator} for name, operator in
                        operator_levels(level).items()}},
     })
+
+
+def apply_log_level(level: str) -> None:
+    """server.log_level changed while running: set the levels configure_logging set, without
+    replacing a handler (each app's log/main handler stays on the operator loggers). The root
+    logger is left alone where configure_logging did not run (tests, embedding)."""
+    root = logging.getLogger()
+    for handler in root.handlers:
+        if handler.get_name() == "stderr":
+            handler.setLevel(level.upper())
+            root.setLevel(level.upper())
+    for name, operator in operator_levels(level).items():
+        logging.getLogger(name).setLevel(operator)
+    # gunicorn's own messages (its loglevel option is this setting at start)
+    if "gunicorn.error" in logging.Logger.manager.loggerDict:
+        logging.getLogger("gunicorn.error").setLevel(level.upper())
 
 
 # Request headers whose whole value is a secret, in gunicorn's access-log atoms.

@@ -231,7 +231,8 @@ def start_debridge(config: Path, log_path: Path, port: int,
             raise AssertionError(f"debridge exited early:\n{server.log()}")
         try:
             return requests.get(url, timeout=1).status_code == 403
-        except (requests.ConnectionError, requests.Timeout):    # a worker still booting
+        except (requests.ConnectionError, requests.Timeout):
+            # listening, but the workers are still booting (the socket is the master's)
             return False
 
     wait_until(up, timeout=30, what="debridge to listen")

@@ -23,6 +23,8 @@ def _extra(setting: Setting) -> str:
     extra = f" One of: {', '.join(setting.choices)}." if setting.choices else ""
     if setting.minimum is not None and setting.maximum is not None:
         extra += f" Range {_number(setting.minimum)}–{_number(setting.maximum)}."
+    if setting.live:
+        extra += " Changed by `POST /api/config`: applied at once, no restart."
     return extra
 
 

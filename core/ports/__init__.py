@@ -1,7 +1,9 @@
-"""Ports: what the domain needs from a provider, from content links and from the store."""
+"""Ports: what the domain needs from a provider, from content links, from the store and from
+the config file."""
 
 from __future__ import annotations
 
+from core.ports.config import ConfigFile
 from core.ports.content import ContentSource, ContentStream, FileReader, FileStreams, TreeView
 from core.ports.hooks import CommandCall, HookCall, HookFailed, HookSender, HttpCall
 from core.ports.provider import (
@@ -44,11 +46,11 @@ from core.ports.store import (
 
 __all__ = [
     "Account", "AuthStore", "BlockStore", "Bucket", "BucketChange", "BudgetState",
-    "BudgetStore", "CategoryStore", "CommandCall", "ContentSource", "ContentStream",
-    "DebridProvider", "DeliveryState", "DirectLink", "EngineStore", "FileReader",
-    "FileStreams", "HookCall", "HookDelivery", "HookFailed", "HookSender", "HookStore",
-    "HttpCall", "ImportedStore", "LibraryStore", "LinkStore", "LogStore", "MetaStore",
-    "OutboxStore", "RegistryRow", "RegistryStore", "RemoteFile", "RemoteStatus",
+    "BudgetStore", "CategoryStore", "CommandCall", "ConfigFile", "ContentSource",
+    "ContentStream", "DebridProvider", "DeliveryState", "DirectLink", "EngineStore",
+    "FileReader", "FileStreams", "HookCall", "HookDelivery", "HookFailed", "HookSender",
+    "HookStore", "HttpCall", "ImportedStore", "LibraryStore", "LinkStore", "LogStore",
+    "MetaStore", "OutboxStore", "RegistryRow", "RegistryStore", "RemoteFile", "RemoteStatus",
     "RemoteTorrent", "ScheduleStore", "SessionStore", "SlotStore", "Store", "SyncStore",
     "TorrentStore", "TreeStore", "TreeView", "Waiter",
 ]
