@@ -3,7 +3,7 @@ cross-seed's announce and webhook, browse and download."""
 
 from __future__ import annotations
 
-from api import browse_routes, meta_routes, torrent_routes
+from api import browse_routes, meta_routes, openapi, torrent_routes
 from api.http import blueprint, root
 
-__all__ = ["blueprint", "browse_routes", "meta_routes", "root", "torrent_routes"]
+__all__ = ["blueprint", "browse_routes", "meta_routes", "openapi", "root", "torrent_routes"]
