@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import quote
 
 from flask import Response, jsonify, request
+from werkzeug.exceptions import HTTPException
 from werkzeug.http import parse_range_header
 from werkzeug.wsgi import FileWrapper
 
@@ -118,8 +119,15 @@ def browse_download(torrent: str, file: str) -> Response:
     response.last_modified = datetime.fromtimestamp(int(node.torrent.modified), UTC)
     response.headers["Content-Disposition"] = \
         f"attachment; filename*=UTF-8''{quote(node.name)}"
-    response.make_conditional(_whole_suffix(request.environ, node.file.size),
-                              accept_ranges=True, complete_length=node.file.size)
+    try:
+        response.make_conditional(_whole_suffix(request.environ, node.file.size),
+                                  accept_ranges=True, complete_length=node.file.size)
+    except HTTPException:       # 416: answered in JSON by the blueprint's handler
+        reader.close()
+        raise
+    if response.status_code == 412:     # werkzeug keeps the file's body and media type
+        reader.close()
+        return error("the file does not match If-Match or If-Unmodified-Since", 412)
     if response.status_code in (200, 206) and request.method == "GET" \
             and response.content_length:
         start = 0
