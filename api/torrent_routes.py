@@ -23,6 +23,7 @@ from core.view import torrent_view
 
 TRUE = ("1", "true", "yes", "on")
 FALSE = ("0", "false", "no", "off", "")
+UPLOAD_FIELDS = ("file", "files")     # Decypharr's names for the .torrent uploads
 
 
 def _hashes(values: list[str]) -> list[str]:
@@ -88,6 +89,9 @@ def _request_fields() -> tuple[dict[str, Any], list[tuple[str, bytes]]]:
             if not isinstance(body, dict):
                 raise BadRequest("the JSON body must be an object")
             return body, []
+    for name in UPLOAD_FIELDS:
+        if name in request.form:   # a text part, not a file: it would be silently dropped
+            raise BadRequest(f"{name} must be a .torrent file upload (a part with a filename)")
     fields: dict[str, Any] = {key: request.form.getlist(key) for key in request.form}
     fields = {key: values[0] if len(values) == 1 and key != "urls" else values
               for key, values in fields.items()}
