@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
@@ -18,6 +19,7 @@ from core.errors import UpstreamFailed
 from core.models import FileNode, FolderNode, Group, TorrentNode
 
 MAX_PAGE = 10_000
+WHOLE = re.compile(r"\s*[+-]?[0-9]+\s*")
 DOWNLOAD_BLOCK = 1 << 20
 
 
@@ -44,9 +46,11 @@ def _files(folder: FolderNode, prefix: str = "") -> list[tuple[str, FileNode]]:
 
 
 def _page() -> tuple[int, int]:
+    given = request.args.get("offset", "0"), request.args.get("limit", str(MAX_PAGE))
     try:
-        offset = int(request.args.get("offset", "0"))
-        limit = int(request.args.get("limit", str(MAX_PAGE)))
+        if not all(WHOLE.fullmatch(value) for value in given):   # int() takes "1_0", "٣"
+            raise ValueError
+        offset, limit = (int(value) for value in given)   # ValueError past 4300 digits
     except ValueError:
         raise BadRequest("offset and limit must be whole numbers") from None
     if offset < 0 or not 1 <= limit <= MAX_PAGE:

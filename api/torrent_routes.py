@@ -27,8 +27,11 @@ UPLOAD_FIELDS = ("file", "files")     # Decypharr's names for the .torrent uploa
 
 
 def _hashes(values: list[str]) -> list[str]:
-    """`hash` given once or repeated, each possibly a comma- or |-separated list."""
+    """`hash` given once or repeated, each possibly a comma- or |-separated list (of at
+    least one: a blank `hash` is a mistake, not a filter that matches nothing)."""
     found = [part.strip() for value in values for part in value.replace("|", ",").split(",")]
+    if not any(found):
+        raise BadRequest("hash names no info-hash (give 40 hex or 32 base32 characters)")
     return [parse_info_hash(h) for h in found if h]
 
 
