@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, datetime
 from typing import Any
 from urllib.parse import quote
 
 from flask import Response, jsonify, request
+from werkzeug.exceptions import HTTPException
 from werkzeug.http import parse_range_header
 from werkzeug.wsgi import FileWrapper
 
@@ -17,6 +19,7 @@ from core.errors import UpstreamFailed
 from core.models import FileNode, FolderNode, Group, TorrentNode
 
 MAX_PAGE = 10_000
+WHOLE = re.compile(r"\s*[+-]?[0-9]+\s*")
 DOWNLOAD_BLOCK = 1 << 20
 
 
@@ -43,9 +46,11 @@ def _files(folder: FolderNode, prefix: str = "") -> list[tuple[str, FileNode]]:
 
 
 def _page() -> tuple[int, int]:
+    given = request.args.get("offset", "0"), request.args.get("limit", str(MAX_PAGE))
     try:
-        offset = int(request.args.get("offset", "0"))
-        limit = int(request.args.get("limit", str(MAX_PAGE)))
+        if not all(WHOLE.fullmatch(value) for value in given):   # int() takes "1_0", "٣"
+            raise ValueError
+        offset, limit = (int(value) for value in given)   # ValueError past 4300 digits
     except ValueError:
         raise BadRequest("offset and limit must be whole numbers") from None
     if offset < 0 or not 1 <= limit <= MAX_PAGE:
@@ -118,8 +123,15 @@ def browse_download(torrent: str, file: str) -> Response:
     response.last_modified = datetime.fromtimestamp(int(node.torrent.modified), UTC)
     response.headers["Content-Disposition"] = \
         f"attachment; filename*=UTF-8''{quote(node.name)}"
-    response.make_conditional(_whole_suffix(request.environ, node.file.size),
-                              accept_ranges=True, complete_length=node.file.size)
+    try:
+        response.make_conditional(_whole_suffix(request.environ, node.file.size),
+                                  accept_ranges=True, complete_length=node.file.size)
+    except HTTPException:       # 416: answered in JSON by the blueprint's handler
+        reader.close()
+        raise
+    if response.status_code == 412:     # werkzeug keeps the file's body and media type
+        reader.close()
+        return error("the file does not match If-Match or If-Unmodified-Since", 412)
     if response.status_code in (200, 206) and request.method == "GET" \
             and response.content_length:
         start = 0

@@ -106,6 +106,19 @@ def _authenticate() -> Response | None:
     return authenticate()
 
 
+@blueprint.after_request
+@root.after_request
+def _bodiless_options(response: Response) -> Response:
+    """Flask's automatic OPTIONS answer is an empty text/html 200: a 204 (no body, no media
+    type) keeps every body of this surface JSON."""
+    if request.method == "OPTIONS" and response.status_code == 200 \
+            and not response.is_streamed and not response.get_data():
+        response.status_code = 204
+        for name in ("Content-Type", "Content-Length"):
+            response.headers.pop(name, None)
+    return response
+
+
 def _unauthorized(message: str) -> Response:
     return error(message, 401,
                  {"WWW-Authenticate": 'Bearer realm="Debridge", Basic realm="Debridge"'})

@@ -23,11 +23,15 @@ from core.view import torrent_view
 
 TRUE = ("1", "true", "yes", "on")
 FALSE = ("0", "false", "no", "off", "")
+UPLOAD_FIELDS = ("file", "files")     # Decypharr's names for the .torrent uploads
 
 
 def _hashes(values: list[str]) -> list[str]:
-    """`hash` given once or repeated, each possibly a comma- or |-separated list."""
+    """`hash` given once or repeated, each possibly a comma- or |-separated list (of at
+    least one: a blank `hash` is a mistake, not a filter that matches nothing)."""
     found = [part.strip() for value in values for part in value.replace("|", ",").split(",")]
+    if not any(found):
+        raise BadRequest("hash names no info-hash (give 40 hex or 32 base32 characters)")
     return [parse_info_hash(h) for h in found if h]
 
 
@@ -88,6 +92,9 @@ def _request_fields() -> tuple[dict[str, Any], list[tuple[str, bytes]]]:
             if not isinstance(body, dict):
                 raise BadRequest("the JSON body must be an object")
             return body, []
+    for name in UPLOAD_FIELDS:
+        if name in request.form:   # a text part, not a file: it would be silently dropped
+            raise BadRequest(f"{name} must be a .torrent file upload (a part with a filename)")
     fields: dict[str, Any] = {key: request.form.getlist(key) for key in request.form}
     fields = {key: values[0] if len(values) == 1 and key != "urls" else values
               for key, values in fields.items()}
