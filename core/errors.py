@@ -263,3 +263,10 @@ class UpstreamFailed(DebridgeError):
     """A file's bytes could not be fetched from the provider's CDN (a 502 on every surface)."""
 
     status = 502
+
+
+class FetchFailed(DebridgeError):
+    """A .torrent could not be fetched from a download link (unreachable, refused, too big,
+    too slow, or not http(s)); the message names the host at most, never the link."""
+
+    status = 502

@@ -274,6 +274,23 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         "WHERE state IN ('pending', 'sending')",
         "CREATE INDEX hook_outbox_hash ON hook_outbox(hash)",
     ),
+    (
+        # cross-seed's /api/announce: which info-hash a release's guid named, and what became
+        # of each announced hash, so autobrr's retries never fetch the .torrent or add again.
+        """CREATE TABLE announce_guids (
+            guid TEXT PRIMARY KEY,
+            hash TEXT NOT NULL,
+            seen_at REAL NOT NULL
+        ) WITHOUT ROWID""",
+        "CREATE INDEX announce_guids_seen ON announce_guids(seen_at)",
+        """CREATE TABLE announce_outcomes (
+            hash TEXT PRIMARY KEY,
+            outcome TEXT NOT NULL,
+            message TEXT NOT NULL,
+            at REAL NOT NULL
+        ) WITHOUT ROWID""",
+        "CREATE INDEX announce_outcomes_at ON announce_outcomes(at)",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

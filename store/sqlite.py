@@ -13,6 +13,7 @@ from tenacity import retry, retry_if_exception, stop_after_delay, wait_random
 
 from core.ports import Store
 from store.accounts import AccountQueries
+from store.announces import AnnounceQueries
 from store.blocks import BlockQueries
 from store.budgets import BudgetQueries
 from store.hooks import HookQueries
@@ -39,7 +40,7 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
 
 
 class SqliteStore(TorrentQueries, AccountQueries, BudgetQueries, ImportedQueries,
-                  TreeQueries, BlockQueries, RegistryQueries, HookQueries):
+                  TreeQueries, BlockQueries, RegistryQueries, HookQueries, AnnounceQueries):
     """Debridge's persistent state. Thread-safe; several processes may share the file."""
 
     def __init__(self, path: Path) -> None:

@@ -3,6 +3,7 @@ the config file."""
 
 from __future__ import annotations
 
+from core.ports.announce import AnnounceMemory, AnnounceStore, FetchedTorrent, TorrentFetcher
 from core.ports.config import ConfigFile
 from core.ports.content import ContentSource, ContentStream, FileReader, FileStreams, TreeView
 from core.ports.hooks import CommandCall, HookCall, HookFailed, HookSender, HttpCall
@@ -45,12 +46,12 @@ from core.ports.store import (
 )
 
 __all__ = [
-    "Account", "AuthStore", "BlockStore", "Bucket", "BucketChange", "BudgetState",
-    "BudgetStore", "CategoryStore", "CommandCall", "ConfigFile", "ContentSource",
-    "ContentStream", "DebridProvider", "DeliveryState", "DirectLink", "EngineStore",
-    "FileReader", "FileStreams", "HookCall", "HookDelivery", "HookFailed", "HookSender",
-    "HookStore", "HttpCall", "ImportedStore", "LibraryStore", "LinkStore", "LogStore",
-    "MetaStore", "OutboxStore", "RegistryRow", "RegistryStore", "RemoteFile", "RemoteStatus",
-    "RemoteTorrent", "ScheduleStore", "SessionStore", "SlotStore", "Store", "SyncStore",
-    "TorrentStore", "TreeStore", "TreeView", "Waiter",
+    "Account", "AnnounceMemory", "AnnounceStore", "AuthStore", "BlockStore", "Bucket",
+    "BucketChange", "BudgetState", "BudgetStore", "CategoryStore", "CommandCall", "ConfigFile",
+    "ContentSource", "ContentStream", "DebridProvider", "DeliveryState", "DirectLink",
+    "EngineStore", "FetchedTorrent", "FileReader", "FileStreams", "HookCall", "HookDelivery",
+    "HookFailed", "HookSender", "HookStore", "HttpCall", "ImportedStore", "LibraryStore",
+    "LinkStore", "LogStore", "MetaStore", "OutboxStore", "RegistryRow", "RegistryStore",
+    "RemoteFile", "RemoteStatus", "RemoteTorrent", "ScheduleStore", "SessionStore", "SlotStore",
+    "Store", "SyncStore", "TorrentFetcher", "TorrentStore", "TreeStore", "TreeView", "Waiter",
 ]

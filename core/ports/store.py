@@ -17,6 +17,7 @@ from core.models import (
     TreeEntry,
     TreeFile,
 )
+from core.ports.announce import AnnounceStore
 from core.ports.provider import DirectLink, RemoteFile, RemoteTorrent
 
 
@@ -392,5 +393,5 @@ class EngineStore(TorrentStore, ScheduleStore, ImportedStore, LinkStore, MetaSto
 
 
 class Store(EngineStore, CategoryStore, SessionStore, LogStore, TreeStore, BudgetStore,
-            BlockStore, RegistryStore, HookStore, Protocol):
+            BlockStore, RegistryStore, HookStore, AnnounceStore, Protocol):
     """All of it (implemented by store.SqliteStore)."""
