@@ -26,6 +26,7 @@ import ui
 from browse.stream import Streams
 from browse.tree import Tree
 from core import __version__
+from core.announce import Announcer, announce_config
 from core.auth import (
     Authenticator,
     AuthPolicy,
@@ -57,6 +58,7 @@ from core.slots import SlotGate
 from debrid import build_provider
 from debrid.cdn import HttpContentSource
 from debrid.sandbox import SandboxOptions, SandboxServer
+from debrid.torrent_fetch import HttpTorrentFetcher
 from hooks import HookRunner
 from qbit_compat.app_routes import SHUTDOWN_KEY
 from server import machine_names
@@ -252,9 +254,11 @@ def create_app(settings: Settings, *, start_background: bool = True) -> Flask:
     hosts = HostPolicy.build(settings["qbit.host_header_validation"], settings["server.port"],
                              settings["qbit.domain_list"], machine_names())
     config = build_config_editor(settings, store)
+    announcer = Announcer(library, store, HttpTorrentFetcher(),
+                          lambda: announce_config(config.running.current))
     app.extensions[EXTENSION_KEY] = Services(library, authenticator, config.running,
                                              RequestBudgets(providers), tree, streams, hosts,
-                                             config)
+                                             config, announcer)
     app.extensions["debridge.runtime"] = Runtime(engine, store, log_sink, streams, sandboxes,
                                                  hooks, config)
     app.register_blueprint(qbit_compat.blueprint())

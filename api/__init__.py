@@ -3,8 +3,16 @@ cross-seed's announce and webhook, browse and download, and the settings (/api/c
 
 from __future__ import annotations
 
-from api import browse_routes, config_routes, meta_routes, openapi, registry_routes, torrent_routes
+from api import (
+    browse_routes,
+    config_routes,
+    crossseed_routes,
+    meta_routes,
+    openapi,
+    registry_routes,
+    torrent_routes,
+)
 from api.http import blueprint, root
 
-__all__ = ["blueprint", "browse_routes", "config_routes", "meta_routes", "openapi",
-           "registry_routes", "root", "torrent_routes"]
+__all__ = ["blueprint", "browse_routes", "config_routes", "crossseed_routes", "meta_routes",
+           "openapi", "registry_routes", "root", "torrent_routes"]

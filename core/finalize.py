@@ -270,7 +270,10 @@ class Finalizer:
         now = self.clock()
         # an archive keeps its note; any other message was about a past retry
         note = torrent.message if torrent.reason == FailureReason.ARCHIVE.value else ""
-        fields: dict[str, Any] = {"progress": 1.0, "speed": 0, "completion_on": int(now),
+        # a check after completion (recheck, cross-seed's webhook) keeps the first completion
+        # time, as qBittorrent's recheck does (and so queues no hook again)
+        fields: dict[str, Any] = {"progress": 1.0, "speed": 0,
+                                  "completion_on": torrent.completion_on or int(now),
                                   "last_activity": int(now), "message": note, "attempts": 0}
         # whatever downloads.action is, the completion is where hooks are queued
         completed = self.completions.complete(torrent, files, now, **fields) \

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import posixpath
 import time
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
@@ -19,7 +20,7 @@ from core.errors import (
 from core.library_adds import AddOptions, AddResult, AddStatus, LibraryAdds
 from core.library_edits import LibraryEdits
 from core.library_registry import LibraryRegistry
-from core.models import LIVE_STATES, Category, Torrent, TorrentState
+from core.models import LIVE_STATES, Category, Torrent, TorrentFile, TorrentState
 from core.naming import category_is_valid, clean_relpath
 from core.ports import LibraryStore
 from core.preferences import Preferences
@@ -170,6 +171,49 @@ class Library(LibraryAdds, LibraryEdits, LibraryRegistry):
         return {torrent_id: rank for rank, torrent_id in
                 enumerate(self.store.download_queue(), start=1)}
 
+    # -- looking again (cross-seed's webhook) -------------------------------------------------
+    def check_now(self, torrent: Torrent) -> bool:
+        """Look at a torrent again at once. One still at the provider is polled now (the
+        engine's next step for it is due and woken). A completed one goes back to placing
+        its files: each placed file is opened and its first byte read (for symlinks that
+        read goes through the mount to the provider's link), and one that is gone or
+        unreadable is placed again from a freshly resolved link. Paused, failed ones and an
+        add whose outcome is still unknown (its reconciliation waits for the provider's
+        listing) are left alone. True when something was scheduled."""
+        if torrent.paused or torrent.state in (S.FAILED, S.SUBMITTING, S.DELETING):
+            return False
+        now = self.clock()
+        if torrent.state is S.COMPLETED:
+            scheduled = self.store.transition(torrent.id, [S.COMPLETED], S.FINALIZING, now,
+                                              next_check_at=0)
+        else:
+            self.store.update_torrent(torrent.id, next_check_at=0)
+            scheduled = True
+        if scheduled:
+            log.info("torrent %s (%s) is checked again now (asked by a client)", torrent.hash,
+                     torrent.name)
+            self.wake()
+        return scheduled
+
+    def torrent_at_path(self, path: str) -> Torrent:
+        """The torrent whose content is at `path` or holds it (a file or folder under its
+        content_path); the most specific when several do, the newest on a tie."""
+        wanted = posixpath.normpath(path.strip()) if path.strip() else ""
+        if not wanted.startswith("/") or "\x00" in wanted or len(wanted) > 4096:
+            raise InvalidInput("'path' must be an absolute path")
+        wanted = "/" + wanted.lstrip("/")      # normpath keeps a leading '//'
+        best: tuple[int, int, Torrent] | None = None
+        for torrent in self.store.list_torrents():
+            root = torrent.content_path.rstrip("/") or ("/" if torrent.content_path else "")
+            if not root or not _holds(root, wanted, torrent, self.store.files_of):
+                continue
+            rank = (len(root), torrent.id, torrent)
+            if best is None or rank[:2] > best[:2]:
+                best = rank
+        if best is None:
+            raise TorrentNotFound(path)
+        return best[2]
+
     # -- block list ---------------------------------------------------------------------------
     def block(self, info_hash: str) -> bool:
         """Flag a hash: every add refuses it from now on, and a copy in the library is
@@ -248,6 +292,21 @@ class Library(LibraryAdds, LibraryEdits, LibraryRegistry):
             raise CategoryNotFound(category)
         for torrent in self._select(hashes):
             self.store.update_torrent(torrent.id, category=category)
+
+
+def _holds(root: str, wanted: str, torrent: Torrent,
+           files_of: Callable[[int], list[TorrentFile]]) -> bool:
+    """`wanted` is the torrent's content or inside it. A torrent without a root folder whose
+    content_path is its save path (several files, no subfolder) holds only its own files
+    there, not the folder's other torrents."""
+    if wanted == root:
+        return True
+    if not wanted.startswith(root.rstrip("/") + "/"):
+        return False
+    if torrent.has_root or root != torrent.save_path.rstrip("/"):
+        return True
+    inner = wanted[len(root.rstrip("/")) + 1:]
+    return any(f.path == inner or f.path.startswith(inner + "/") for f in files_of(torrent.id))
 
 
 def _path(value: str | bool | None) -> Any:

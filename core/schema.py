@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.hooks import check_hooks, mask_hooks
-from core.naming import VIDEO_EXTENSIONS
+from core.naming import VIDEO_EXTENSIONS, category_is_valid
 
 PERSONAS = ("4.6.7", "5.1.4")
 # Samples, trailers and bonus material: by folder, or by the end of the file's name (so
@@ -80,6 +80,12 @@ def _networks(values: list[str]) -> str | None:
     return None
 
 
+def _category_or_empty(value: str) -> str | None:
+    if value == "" or category_is_valid(value):
+        return None
+    return "must be empty or a category name qBittorrent accepts"
+
+
 def _url_or_empty(value: str) -> str | None:
     if value == "" or re.match(r"^https?://[^\s/]+(/\S*)?$", value):
         return None
@@ -147,6 +153,15 @@ SETTINGS: tuple[Setting, ...] = (
             "Accept the API key in the query string as ?apikey= or ?token= (cross-seed's and "
             "UDPT's clients send it so). Logs never show it, but proxies and browser history "
             "may: turn this off when only headers are used.", live=True),
+    Setting("api.announce_category", "str", "cross-seed",
+            "The category of torrents added by an announce (POST /api/announce, autobrr's "
+            "cross-seed webhook). Its uncached releases follow providers[].download_uncached "
+            "and downloads.cached_only_categories / uncached_categories like any add. Empty: "
+            "no category.", check=_category_or_empty, live=True),
+    Setting("api.announce_wait_seconds", "float", 5.0,
+            "How long an announce waits for its torrent to complete (after the provider's "
+            "verdict on a new one, qbit.add_wait_seconds at most) before answering 202, "
+            "which autobrr retries.", minimum=0, maximum=60, live=True),
     Setting("downloads.folder", "str", "",
             "Where torrents appear: <folder>/<category>/<torrent>. Empty means "
             "<data_dir>/downloads. Sonarr/Radarr must see this path (same path or a remote "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from core.announce import Announcer
 from core.auth import Authenticator
 from core.budgets import RequestBudgets
 from core.hosts import HostPolicy
@@ -18,7 +19,8 @@ EXTENSION_KEY = "debridge"   # where app.py puts the Services in Flask's app.ext
 @dataclass(frozen=True)
 class Services:
     """Library use cases, authentication, request budgets, the settings behind them, which
-    Host headers every surface answers, and the config editor (/api/config)."""
+    Host headers every surface answers, the config editor (/api/config) and the announce use
+    case (/api/announce)."""
 
     library: Library
     authenticator: Authenticator
@@ -28,6 +30,7 @@ class Services:
     streams: FileStreams      # browse.Streams
     hosts: HostPolicy
     config: ConfigEditor
+    announcer: Announcer      # cross-seed's /api/announce
 
     @property
     def settings(self) -> Settings:
