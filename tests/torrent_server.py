@@ -63,8 +63,10 @@ class TorrentServer:
         return f"http://127.0.0.1:{self.port}{path}"
 
     def hits(self, path: str) -> int:
+        """Requests for `path` (with its query when `path` has one, else any query)."""
         with self._lock:
-            return sum(1 for s in self.seen if s.path.split("?")[0] == path)
+            return sum(1 for s in self.seen
+                       if (s.path if "?" in path else s.path.split("?")[0]) == path)
 
     @staticmethod
     def answer(handler: BaseHTTPRequestHandler, route: Route) -> None:
