@@ -4,6 +4,7 @@ POST /api/webhook (look at a torrent again now), with JSON or form bodies."""
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.parse
 from typing import Any
@@ -17,8 +18,12 @@ from core.errors import TorrentNotFound
 from core.sources import parse_info_hash
 from core.view import torrent_view
 
-MAX_BODY = 64 * 1024        # an announce is a few hundred bytes; nothing needs more
+# An announce is a few hundred bytes; this holds every field at its longest, escaped.
+MAX_BODY = 256 * 1024
+DIGITS = re.compile(r"[0-9]{1,20}")      # (str.isdigit takes '²', which int() refuses)
 FORMS = ("application/x-www-form-urlencoded", "multipart/form-data")
+FIELDS = frozenset({"name", "guid", "link", "tracker", "size", "infoHash", "magnet", "cookie",
+                    "path"})
 CREDENTIALS = frozenset({"apikey", "token"})     # the query's key, not a field
 STATUS = {Verdict.COMPLETE: 200, Verdict.DOWNLOADING: 202, Verdict.UNUSABLE: 204}
 
@@ -38,11 +43,12 @@ def _json_object(raw: bytes) -> dict[str, Any]:
 
 
 def _form(pairs: list[tuple[str, str]]) -> dict[str, Any]:
+    """A form's fields; one of ours given twice is refused, others are ignored anyway."""
     fields: dict[str, Any] = {}
     for key, value in pairs:
-        if key in fields:
+        if key in fields and key in FIELDS:
             raise BadRequest(f"{key!r} is given more than once")
-        fields[key] = value
+        fields.setdefault(key, value)
     return fields
 
 
@@ -52,9 +58,9 @@ def _fields() -> dict[str, Any]:
     fields = _body()
     query = _form([(k, v) for k, v in request.args.items(multi=True) if k not in CREDENTIALS])
     for key, value in query.items():
-        if key in fields:
+        if key in fields and key in FIELDS:
             raise BadRequest(f"{key!r} is given more than once")
-        fields[key] = value
+        fields.setdefault(key, value)
     return fields
 
 
@@ -107,8 +113,8 @@ def _size(fields: dict[str, Any]) -> int | None:
         return value
     if isinstance(value, float) and value.is_integer():
         return int(value)
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value.strip())
+    if isinstance(value, str) and DIGITS.fullmatch(value):
+        return int(value)
     raise BadRequest("'size' must be a whole number of bytes")
 
 
@@ -149,11 +155,11 @@ def webhook() -> Response:
     library = services().library
     try:
         if info_hash:
-            torrent = library.torrent(parse_info_hash(info_hash.strip()), with_files=False)
+            torrent = library.torrent(parse_info_hash(info_hash), with_files=False)
         else:
             torrent = library.torrent_at_path(path)
     except TorrentNotFound:
-        what = f"info-hash {info_hash.strip()}" if info_hash else "content at that path"
+        what = f"info-hash {info_hash}" if info_hash else "content at that path"
         raise NotFound(f"no torrent with {what} in the library") from None
     library.check_now(torrent)
     return Response(status=204)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import enum
 import logging
+import re
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping
@@ -29,8 +30,12 @@ S = TorrentState
 # remembered well past that, so its last retry still finds what the first one did.
 MEMORY_SECONDS = 3 * 86400
 PURGE_EVERY_SECONDS = 3600.0
-MAX_TEXT = 4096          # name, tracker
-MAX_URL = 16 * 1024      # guid, link, cookie
+MAX_TEXT = 1024          # name, tracker
+MAX_URL = 4096           # guid, link, cookie
+# The links fetched: http(s), an ASCII host name or address, a port that exists, printable
+# ASCII after it (percent-encoded, as trackers write them). api/openapi.yaml says the same.
+PORT = r"(?:[0-9]{1,4}|[1-5][0-9]{4}|6[0-4][0-9]{3}|65[0-4][0-9]{2}|655[0-2][0-9]|6553[0-5])"
+LINK = re.compile(rf"[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9._~-]+(?::{PORT})?(?:[/?#][!-~]*)?")
 ADDED, REFUSED = "added", "refused"
 
 
@@ -86,10 +91,17 @@ def _host(url: str) -> str:
     return urllib.parse.urlsplit(url).hostname or "?"
 
 
-def _text(value: str, field: str, limit: int) -> str:
-    if not value or len(value) > limit or "\x00" in value:
-        raise InvalidInput(f"{field!r} must be a non-empty string of at most {limit} "
-                           "characters")
+def _text(value: str, field: str, limit: int, *, empty: bool = False,
+          banned: str = "\x00") -> str:
+    """A text field as the store can keep it: within its length, none of `banned`, and
+    UTF-8 (a JSON body may carry a lone surrogate)."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        raise InvalidInput(f"{field!r} is not valid text") from None
+    if (not value and not empty) or len(value) > limit or any(c in value for c in banned):
+        raise InvalidInput(f"{field!r} must be {'a' if empty else 'a non-empty'} string of "
+                           f"at most {limit} characters without NUL or line breaks")
     return value
 
 
@@ -101,15 +113,15 @@ def validated(announcement: Announcement) -> tuple[str, TorrentSource | None]:
     _text(a.guid, "guid", MAX_URL)
     _text(a.tracker, "tracker", MAX_TEXT)
     _text(a.link, "link", MAX_URL)
-    parts = urllib.parse.urlsplit(a.link)
-    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
-        raise InvalidInput("'link' must be an http:// or https:// URL")
+    if not LINK.fullmatch(a.link):
+        raise InvalidInput("'link' must be an http:// or https:// URL (ASCII, "
+                           "percent-encoded)")
     if a.size is not None and a.size < 0:
         raise InvalidInput("'size' must be a whole number of bytes (0 or more)")
-    if len(a.cookie) > MAX_URL or any(c in a.cookie for c in "\r\n\x00"):
-        raise InvalidInput("'cookie' must be one header line")
-    info_hash = parse_info_hash(a.info_hash.strip()) if a.info_hash.strip() else ""
-    source = parse_magnet(a.magnet) if a.magnet else None
+    _text(a.cookie, "cookie", MAX_URL, empty=True, banned="\r\n\x00")
+    info_hash = parse_info_hash(a.info_hash) if a.info_hash else ""
+    source = parse_magnet(_text(a.magnet, "magnet", MAX_URL, empty=True)) if a.magnet \
+        else None
     if source is not None and info_hash and source.hash != info_hash:
         raise InvalidInput("'infoHash' and the magnet link name different torrents")
     return info_hash or (source.hash if source else ""), source
@@ -187,7 +199,7 @@ class Announcer:
                      "adding the announced hash", a.name, a.tracker, fetched.hash, info_hash)
         if magnet is not None:
             return magnet
-        name = urllib.parse.quote(a.name, safe="")
+        name = urllib.parse.quote(a.name, safe="", errors="replace")
         return parse_magnet(f"magnet:?xt=urn:btih:{info_hash}&dn={name}")
 
     def _fetch(self, a: Announcement) -> TorrentSource | None:

@@ -19,13 +19,21 @@ SCHEMES = ("http", "https")
 
 
 def _origin(url: str) -> tuple[str, str, int | None]:
-    parts = urllib.parse.urlsplit(url)
-    return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
+    """(scheme, host, port); a URL urllib cannot take apart (a redirect to `http://[` or to
+    port 99999) is no link to fetch."""
+    try:
+        parts = urllib.parse.urlsplit(url)
+        return parts.scheme.lower(), (parts.hostname or "").lower(), parts.port
+    except ValueError:
+        raise FetchFailed(f"the link to {_host(url)} is not a URL") from None
 
 
 def _host(url: str) -> str:
     """What error messages name: the host only (a link's path and query carry passkeys)."""
-    return urllib.parse.urlsplit(url).hostname or "?"
+    try:
+        return urllib.parse.urlsplit(url).hostname or "?"
+    except ValueError:
+        return "?"
 
 
 class HttpTorrentFetcher:
@@ -81,7 +89,10 @@ class HttpTorrentFetcher:
             raise FetchFailed(f"{_host(url)} redirected nowhere")
         if location.lower().startswith("magnet:"):
             return location                  # an indexer's link to a public release
-        target = urllib.parse.urljoin(url, location)
+        try:
+            target = urllib.parse.urljoin(url, location)
+        except ValueError:
+            raise FetchFailed(f"{_host(url)} redirected to a link that is not a URL") from None
         if _origin(target)[0] not in SCHEMES:
             raise FetchFailed(f"{_host(url)} redirected to a link that is not http(s)")
         return target

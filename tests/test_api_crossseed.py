@@ -370,7 +370,11 @@ BAD_FIELDS = [
     {"magnet": "http://not-a-magnet"}, {"magnet": 7}, {"cookie": 5},
     {"cookie": "uid=1\r\nX-Evil: 1"}, {"link": "ftp://tracker.test/a.torrent"},
     {"link": "magnet:?xt=urn:btih:" + "c" * 40}, {"link": "not a url"}, {"link": "http://"},
-    {"link": "javascript:alert(1)"},
+    {"link": "javascript:alert(1)"}, {"link": "http://tracker.test:99999/a.torrent"},
+    {"link": "http://[::1/a.torrent"}, {"link": "http://trackér.test/a.torrent"},
+    {"link": "http://tracker.test/a b.torrent"}, {"name": "x" * 1025}, {"guid": "g" * 4097},
+    {"name": "lone \ud800 surrogate"}, {"tracker": "t\x00"}, {"size": "\u00b2"},
+    {"size": "12 "}, {"infoHash": " " + "a" * 40}, {"cookie": "c" * 4097},
     {"infoHash": "d" * 40, "magnet": "magnet:?xt=urn:btih:" + "e" * 40},
 ]
 
@@ -404,8 +408,8 @@ RAW_BODIES = {
     "json-string": ("application/json", b'"infoHash"'),
     "not-utf8": ("application/json", b'{"name": "\xff"}'),
     "text-plain": ("text/plain", b"name=x&guid=y&link=http://a/b&tracker=t"),
-    "oversized": ("application/json", json.dumps({"name": "x" * (70 << 10)}).encode()),
-    "oversized-form": ("application/x-www-form-urlencoded", b"name=" + b"x" * (70 << 10)),
+    "oversized": ("application/json", json.dumps({"name": "x" * (300 << 10)}).encode()),
+    "oversized-form": ("application/x-www-form-urlencoded", b"name=" + b"x" * (300 << 10)),
     "repeated-form": ("application/x-www-form-urlencoded",
                       b"name=a&name=b&guid=g&link=http%3A%2F%2Fa%2Fb&tracker=t"),
     "empty": ("application/json", b""),
@@ -552,7 +556,7 @@ def test_an_oversized_chunked_body_answers_400_in_json(world: World, served: str
                                                        route: str, tmp_path: Path) -> None:
     """No Content-Length to refuse it by: the cap holds as the body is read."""
     big = tmp_path / "big.json"
-    big.write_text(json.dumps({"name": "x" * (200 << 10)}))
+    big.write_text(json.dumps({"name": "x" * (400 << 10)}))
     before = world.library.count()
     status, body = _curl("-XPOST", f"{served}{route}", "-H", f"X-Api-Key: {KEY}", "-H",
                          "Content-Type: application/json", "-H", "Transfer-Encoding: chunked",

@@ -25,6 +25,7 @@ from werkzeug.security import generate_password_hash
 
 from api.openapi import document
 from app import create_app, stop_app
+from core.errors import FetchFailed
 from core.naming import category_is_valid
 from core.schema import default_config
 from core.services import EXTENSION_KEY
@@ -67,6 +68,13 @@ schema = schemathesis.openapi.from_dict(document(default_config()["downloads"]["
                                         config=CONFIG)
 
 
+class NoFetch:
+    """The announce's .torrent fetcher, going nowhere."""
+
+    def fetch(self, url: str, *, cookie: str = "") -> Any:
+        raise FetchFailed("no fetching in this test")
+
+
 class Library:
     """The module's app and what it holds."""
 
@@ -90,9 +98,14 @@ class Library:
 @pytest.fixture(scope="module")
 def library(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Library]:
     tmp = tmp_path_factory.mktemp("openapi")
+    # announces answer at once, fetch nothing (the fuzzer's links name hosts anywhere), and
+    # a made-up hash the sandbox would fill with gigabytes selects nothing
     settings = make_settings(tmp, qbit={"add_wait_seconds": 0.0},
-                             auth={"api_key": KEY, **CHEAP_LOGINS})
+                             auth={"api_key": KEY, **CHEAP_LOGINS},
+                             api={"announce_wait_seconds": 0.0},
+                             selection={"max_file_mb": 10.0})
     application = create_app(settings)
+    application.extensions[EXTENSION_KEY].announcer.fetcher = NoFetch()
     try:
         yield Library(application, tmp)
     finally:
@@ -220,6 +233,36 @@ def test_the_browse_routes_answer_as_documented(library: Library) -> None:
     _answer(library, download, "GET", 416, path_parameters=where,
             headers={"Range": "bytes=99999999-"})
     _answer(library, download, "GET", 404, path_parameters={**where, "file": "nope.mkv"})
+
+
+def test_the_crossseed_routes_answer_as_documented(library: Library) -> None:
+    link = "https://tracker.example/dl/1?passkey=x"
+    announce = {"name": "Movie (2020)", "guid": link, "link": link, "tracker": "Example"}
+    done = _answer(library, "/api/announce", "POST", 200, media_type="application/json",
+                   body={**announce, "infoHash": library.movie, "size": 2 << 20}).json()
+    assert done["hash"] == library.movie
+    _answer(library, "/api/announce", "POST", 200,
+            media_type="application/x-www-form-urlencoded",
+            body={**announce, "infoHash": library.movie.upper()})
+    _answer(library, "/api/announce", "POST", 204, media_type="application/json",
+            body={**announce, "guid": "https://tracker.example/dl/2"})     # nothing fetched
+    _answer(library, "/api/announce", "POST", 400, media_type="application/json",
+            body={**announce, "link": "ftp://tracker.example/1"})
+    _answer(library, "/api/announce", "POST", 401, media_type="application/json",
+            body=announce, headers={"X-Api-Key": "wrong"})
+    pack = next(t for t in library.client.get("/api/torrents", headers=AUTH).json
+                if t["hash"] == library.pack)
+    _answer(library, "/api/webhook", "POST", 204, media_type="application/json",
+            body={"infoHash": library.movie})
+    _answer(library, "/api/webhook", "POST", 204,
+            media_type="application/x-www-form-urlencoded", body={"path": pack["content_path"]})
+    _answer(library, "/api/webhook", "POST", 404, media_type="application/json",
+            body={"infoHash": random_hash()})
+    _answer(library, "/api/webhook", "POST", 400, media_type="application/json",
+            body={"infoHash": library.movie, "path": "/x"})
+    wait_until(lambda: {v["state"] for v in library.client.get(
+        "/api/torrents", headers=AUTH).json if v["hash"] in (library.movie, library.pack)}
+        == {"completed"}, 40, what="the checks")
 
 
 def test_refusals_outside_the_fuzzer_answer_as_documented(tmp_path: Path) -> None:
