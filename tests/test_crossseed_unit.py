@@ -276,3 +276,17 @@ def test_the_memory_is_forgotten_after_its_time(announcer: Announcer, store: Sql
     assert store.announced_hash("old-guid") is None
     assert store.announce_outcome(info_hash) is None
     assert store.announced_hash("g1") == "ef" * 20
+
+
+def test_the_category_is_read_per_announce(library: Library, store: SqliteStore,
+                                           fetcher: FakeFetcher, clock: Clock) -> None:
+    """api.announce_category is live: /api/config may change it between two announces."""
+    config = [AnnounceConfig("first", 0)]
+    live = Announcer(library, store, fetcher, lambda: config[0], clock=clock)
+    live.announce(_announce(info_hash="12" * 20))
+    config[0] = AnnounceConfig("second", 0)
+    live.announce(_announce(guid="g2", info_hash="34" * 20))
+    first, second = store.get_by_hash("12" * 20), store.get_by_hash("34" * 20)
+    assert first is not None
+    assert second is not None
+    assert (first.category, second.category) == ("first", "second")
