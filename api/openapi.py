@@ -12,6 +12,7 @@ import yaml
 from flask import Response
 
 from api.http import blueprint, services
+from api.openapi_settings import add_settings
 from core import __version__
 
 SOURCE = Path(__file__).with_name("openapi.yaml")
@@ -19,9 +20,10 @@ SOURCE = Path(__file__).with_name("openapi.yaml")
 
 @functools.cache
 def _source() -> dict[str, Any]:
-    """The document as written (read once per process)."""
+    """The document as written, with the settings' schemas (made once per process)."""
     with SOURCE.open(encoding="utf-8") as file:
         loaded: dict[str, Any] = yaml.safe_load(file)
+    add_settings(loaded["components"]["schemas"])
     return loaded
 
 
