@@ -95,6 +95,13 @@ def _url(entry: Mapping[str, Any], where: str) -> str:
     url = _text(entry, "url", where)
     if not _URL.match(url):
         raise HookConfigError(f"{where}: 'url' must be an http:// or https:// URL")
+    try:       # a bad port or IPv6 literal is a ValueError of urllib's, later
+        parts = urllib.parse.urlsplit(url)
+        host, _ = parts.hostname, parts.port
+    except ValueError as exc:
+        raise HookConfigError(f"{where}: 'url' is not a usable URL ({exc})") from None
+    if not host:
+        raise HookConfigError(f"{where}: 'url' names no host")
     return url
 
 

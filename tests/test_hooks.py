@@ -111,6 +111,12 @@ def test_the_cross_seed_preset_sends_exactly_its_schema() -> None:
     ({"type": "http", "url": "http://h/", "hedaers": {}}, "unknown key 'hedaers'"),
     ({"type": "cross-seed", "url": "http://h:2468"}, "'api_key' must be a non-empty"),
     ({"type": "cross-seed", "url": "http://h:2468?apikey=k", "api_key": "k"}, "without a query"),
+    # urllib refuses these only when the URL is used (a ValueError, once a 500 of
+    # POST /api/config and a traceback at start-up)
+    ({"type": "http", "url": "http://h:x/"}, "'url' is not a usable URL"),
+    ({"type": "http", "url": "http://h:99999/"}, "'url' is not a usable URL"),
+    ({"type": "cross-seed", "url": "http://[::1", "api_key": "k"}, "not a usable URL"),
+    ({"type": "http", "url": "http://user@/"}, "'url' names no host"),
 ])
 def test_bad_entries_are_named_at_start(entry: object, why: str) -> None:
     with pytest.raises(SettingsError) as caught:
