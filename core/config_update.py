@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import copy
 import difflib
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from core.errors import ConfigFileError, InvalidInput
+from core.hooks import MASK as HOOK_MASK
 from core.schema import (
     BY_KEY,
     DEFAULT_PROVIDERS,
@@ -85,6 +87,8 @@ def masked_config(settings: Settings) -> dict[str, Any]:
 
 
 def _masked(setting: Setting, value: Any) -> Any:
+    if setting.mask is not None:       # objects holding secrets (hooks.on_complete)
+        return setting.mask(list(value) if isinstance(value, tuple) else value)
     if isinstance(value, list | tuple):
         value = list(value)
         return [MASK for _ in value] if setting.secret else value
@@ -170,6 +174,8 @@ def _normal(setting: Setting, raw: Any) -> Any:
 def _unmasked(setting: Setting, raw: Any, old: Any, key: str) -> Any:
     """A posted secret with the mask in place of a value (or of list entries) keeps the
     value it stands for."""
+    if setting.mask is not None:
+        return _unmasked_objects(setting, raw, old, key)
     if not setting.secret:
         return raw
     if raw == MASK:
@@ -180,6 +186,25 @@ def _unmasked(setting: Setting, raw: Any, old: Any, key: str) -> Any:
             raise InvalidInput(f"{key!r} holds more masked entries than it has values")
         return [kept[i] if v == MASK else v for i, v in enumerate(raw)]
     return raw
+
+
+def _unmasked_objects(setting: Setting, raw: Any, old: Any, key: str) -> Any:
+    """Entries posted back as GET showed them (their secrets masked) are the configured
+    entries they show; any other entry is taken as posted."""
+    if not isinstance(raw, list) or setting.mask is None:
+        return raw
+    configured = list(old) if isinstance(old, list | tuple) else []
+    shown = setting.mask(configured)
+    entries = []
+    for entry in raw:
+        if entry in shown:
+            entries.append(configured[shown.index(entry)])
+        elif HOOK_MASK in json.dumps(entry):
+            raise InvalidInput(f"{key!r}: an entry with a masked secret matches no configured "
+                               "entry; post its secrets in full")
+        else:
+            entries.append(entry)
+    return entries
 
 
 def _section(data: Mapping[str, Any], name: str) -> Mapping[str, Any]:

@@ -423,3 +423,29 @@ def test_live_key_reaches_both_workers_of_a_real_server(tmp_path: Path) -> None:
         assert KEY not in server.log()
     finally:
         server.stop()
+
+
+def test_completion_hooks_secrets_are_masked_and_kept_when_posted_back(
+        configured: Configured) -> None:
+    hook_key = "crossseed-secret-5b7d2e"
+    hooks = [{"type": "cross-seed", "url": "http://127.0.0.1:2468", "api_key": hook_key},
+             {"type": "http", "url": f"http://127.0.0.1:9/notify?token={hook_key}"}]
+    assert configured.post(json.dumps({"hooks.on_complete": hooks}),
+                           headers=BEARER).status_code == 200
+    # hooks.on_complete takes a restart (GET shows what runs): start again from the file
+    stop_app(configured.app)
+    configured.app = create_app(load_settings(configured.path), start_background=False)
+    configured.client = configured.app.test_client()
+    shown = configured.client.get("/api/config", headers=BEARER)
+    assert hook_key not in shown.text
+    everything = shown.json
+    everything["server"]["log_level"] = "warning"
+    assert configured.post(json.dumps(everything)).json["changed"] == ["server.log_level"]
+    assert configured.file()["hooks"]["on_complete"] == hooks        # kept, in full
+    # a masked entry that stands for no configured one is refused, and nothing changes
+    before = configured.path.read_bytes()
+    forged = [{"type": "cross-seed", "url": "http://127.0.0.1:2469", "api_key": "***"}]
+    answer = configured.post(json.dumps({"hooks.on_complete": forged}))
+    assert answer.status_code == 400
+    assert "hooks.on_complete" in answer.json["error"]
+    assert configured.path.read_bytes() == before
