@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import argparse
-import getpass
 import logging
 import logging.config
 import os
 import signal
 import sys
 import threading
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,6 +23,7 @@ import qbit_compat
 import ui
 from browse.stream import Streams
 from browse.tree import Tree
+from commands import hash_password_command, reset_command, unban_command
 from core import __version__
 from core.announce import Announcer, announce_config
 from core.auth import (
@@ -32,7 +31,6 @@ from core.auth import (
     AuthPolicy,
     ensure_api_key,
     forget_sessions_if_credentials_changed,
-    hash_password,
     reset_api_key,
     reset_generated_password,
     resolve_password_hash,
@@ -351,50 +349,6 @@ def serve(settings: Settings) -> int:
     return 0
 
 
-def _hash_password_command(password: str | None) -> int:
-    if password is None:
-        # no terminal (a script, a container): the password is the first line of stdin
-        password = getpass.getpass("password: ") if sys.stdin.isatty() else \
-            sys.stdin.readline().rstrip("\r\n")
-    if not password:
-        print("debridge: the password is empty; give one (argument, prompt or stdin)",
-              file=sys.stderr)
-        return 2
-    print(hash_password(password))
-    return 0
-
-
-def _reset_command(settings: Settings, key: str, what: str,
-                   reset: Callable[[SqliteStore], str]) -> int:
-    if settings[key]:
-        print(f"{key} is set in the config file; change it there", file=sys.stderr)
-        return 2
-    store = open_store(settings.data_dir)
-    try:
-        print(f"{what}: {reset(store)}")
-        print("the old one, and every session made before, stop working now", file=sys.stderr)
-    finally:
-        store.close()
-    return 0
-
-
-def _unban_command(settings: Settings, address: str | None) -> int:
-    store = open_store(settings.data_dir)
-    try:
-        bans = [b for b in store.bans(time.time()) if address is None or b[0] == address]
-        lifted = store.lift_bans(address)
-    finally:
-        store.close()
-    for ip, surface, until in bans:
-        print(f"lifted the ban of {ip} from {surface} (it ran until "
-              f"{time.strftime('%Y-%m-%d %H:%M:%S UTC', time.gmtime(until))})")
-    if not bans:
-        print(f"no ban of {address} was in force" if address else "no ban was in force")
-    if lifted:
-        print(f"forgot {lifted} failed-login record(s)")
-    return 0
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="app.py", description="Debridge")
     commands = parser.add_subparsers(dest="command", required=True)
@@ -417,7 +371,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     if args.command == "hash-password":
-        return _hash_password_command(args.password)
+        return hash_password_command(args.password)
     path = config_path(args.config)
     try:
         settings = load_settings(path)
@@ -430,13 +384,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"config OK: {settings.source}; providers: {names}")
         return 0
     if args.command == "reset-password":
-        return _reset_command(settings, "auth.password",
+        return reset_command(settings, "auth.password",
                               f"new password for {settings['auth.username']!r}",
                               reset_generated_password)
     if args.command == "api-key":
-        return _reset_command(settings, "auth.api_key", "new API key", reset_api_key)
+        return reset_command(settings, "auth.api_key", "new API key", reset_api_key)
     if args.command == "unban":
-        return _unban_command(settings, args.address)
+        return unban_command(settings, args.address)
     threading.current_thread().name = "main"
     return serve(settings)
 
