@@ -420,3 +420,18 @@ def test_decypharr_curl_examples(served: str, tmp_path: Path) -> None:
     deleted = curl("-X", "DELETE", "-H", f"Authorization: Bearer {KEY}",
                    f"{served}/api/torrents?hash={info_hash}")
     assert deleted == {"deleted": [info_hash]}
+
+
+def test_a_flagged_hash_is_an_error_item_of_an_add_and_stays_out(app: Flask,
+                                                                 client: FlaskClient) -> None:
+    blocked, good = random_hash(), random_hash()
+    flagged = client.post(f"/t/{blocked}", headers=BEARER, json={"is_flagged": True})
+    assert flagged.status_code == 200
+    answer = client.post("/api/add", headers=BEARER, json={
+        "urls": [magnet(blocked, "Rest.Flagged.2020"), magnet(good, "Rest.Unflagged.2020")]})
+    assert answer.status_code == 200
+    assert [i["status"] for i in answer.json] == ["blocked", "added"]
+    assert "blocked" in answer.json[0]["error"]
+    assert client.get(f"/api/torrents?hash={blocked}", headers=BEARER).status_code == 404
+    assert blocked not in _provider_hashes(app)
+    client.post(f"/t/{blocked}", headers=BEARER, json={"is_flagged": False})
