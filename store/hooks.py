@@ -11,7 +11,7 @@ import orjson
 
 from core.models import TorrentState
 from core.ports import DeliveryState, HookDelivery
-from store.torrents import TorrentQueries, bump
+from store.torrents import TorrentQueries
 
 D = DeliveryState
 PENDING, SENDING = D.PENDING.value, D.SENDING.value
@@ -45,16 +45,9 @@ class HookQueries:
                          **fields: Any) -> bool:
         """transition() to COMPLETED and queue the hook deliveries, in one transaction: a
         crash leaves either both or neither."""
-        allowed = [s.value for s in from_states]
         with self._tx() as conn:
-            parts, args = TorrentQueries._assignments(fields)
-            parts += ["state = ?", "state_since = ?", "rev = ?"]
-            args += [TorrentState.COMPLETED.value, now, bump(conn)]
-            cur = conn.execute(
-                f"UPDATE torrents SET {', '.join(parts)} WHERE id = ? "  # noqa: S608
-                f"AND state IN ({','.join('?' * len(allowed))})",
-                [*args, torrent_id, *allowed])
-            if cur.rowcount != 1:
+            if not TorrentQueries._transition_in(conn, torrent_id, from_states,
+                                                 TorrentState.COMPLETED, now, fields):
                 return False
             conn.executemany(
                 "INSERT INTO hook_outbox (torrent_id, hash, hook, context, created, next_at) "

@@ -249,16 +249,23 @@ class TorrentQueries:
     def transition(self, torrent_id: int, from_states: Iterable[TorrentState],
                    to_state: TorrentState, now: float, **fields: Any) -> bool:
         """Move to `to_state` only if the torrent is in one of `from_states` (compare-and-set)."""
-        allowed = [s.value for s in from_states]
         with self._tx() as conn:
-            parts, args = self._assignments(fields)
-            parts += ["state = ?", "state_since = ?", "rev = ?"]
-            args += [to_state.value, now, bump(conn)]
-            cur = conn.execute(
-                f"UPDATE torrents SET {', '.join(parts)} WHERE id = ? "  # noqa: S608
-                f"AND state IN ({','.join('?' * len(allowed))})",
-                [*args, torrent_id, *allowed])
-            return cur.rowcount == 1
+            return self._transition_in(conn, torrent_id, from_states, to_state, now, fields)
+
+    @classmethod
+    def _transition_in(cls, conn: sqlite3.Connection, torrent_id: int,
+                       from_states: Iterable[TorrentState], to_state: TorrentState, now: float,
+                       fields: dict[str, Any]) -> bool:
+        """transition() inside the caller's transaction."""
+        allowed = [s.value for s in from_states]
+        parts, args = cls._assignments(fields)
+        parts += ["state = ?", "state_since = ?", "rev = ?"]
+        args += [to_state.value, now, bump(conn)]
+        cur = conn.execute(
+            f"UPDATE torrents SET {', '.join(parts)} WHERE id = ? "  # noqa: S608
+            f"AND state IN ({','.join('?' * len(allowed))})",
+            [*args, torrent_id, *allowed])
+        return cur.rowcount == 1
 
     def torrent_file_of(self, torrent_id: int) -> bytes | None:
         """The .torrent a torrent was added from, if any (re-sent to the provider)."""
