@@ -53,7 +53,7 @@ from core.selection import SelectionRules
 from core.services import EXTENSION_KEY, Services
 from core.settings import Settings, SettingsError, config_path, load_settings, replace_provider
 from core.slots import SlotGate
-from debrid import build_provider
+from debrid import build_provider, provider_type
 from debrid.cdn import HttpContentSource
 from debrid.sandbox import SandboxOptions, SandboxServer
 from debrid.torrent_fetch import HttpTorrentFetcher
@@ -111,25 +111,34 @@ class Runtime:
 
 
 def start_sandboxes(settings: Settings) -> tuple[Settings, list[SandboxServer]]:
-    """Start the built-in sandbox for sandbox providers that have no base_url yet."""
-    pending = [p for p in settings.providers if p.type == "sandbox" and not p.base_url]
+    """Start a built-in sandbox, one per dialect, for sandbox providers without a base_url.
+    Real-Debrid's keeps its historical state and port files; sandbox.port applies to it."""
+    pending = [p for p in settings.providers
+               if provider_type(p.type).dialect and not p.base_url]
     if not pending:
         return settings, []
     options = SandboxOptions(download_seconds=settings["sandbox.download_seconds"],
                              link_lifetime_seconds=settings["sandbox.link_lifetime_seconds"])
     private_dir(settings.data_dir)
-    private_file(settings.data_dir / SANDBOX_STATE)
-    sandbox = SandboxServer(options=options, state_path=str(settings.data_dir / SANDBOX_STATE),
-                            host="127.0.0.1", port=settings["sandbox.port"],
-                            port_file=settings.data_dir / SANDBOX_PORT)
-    sandbox.start()
+    servers: dict[str, SandboxServer] = {}
     for provider in pending:
+        dialect = provider_type(provider.type).dialect
+        sandbox = servers.get(dialect)
+        if sandbox is None:
+            suffix = "" if dialect == "realdebrid" else f"-{dialect}"
+            state = settings.data_dir / SANDBOX_STATE.replace(".", f"{suffix}.", 1)
+            private_file(state)
+            sandbox = SandboxServer(
+                options=options, state_path=str(state), host="127.0.0.1",
+                port=settings["sandbox.port"] if dialect == "realdebrid" else 0,
+                port_file=settings.data_dir / f"{SANDBOX_PORT}{suffix}", dialect=dialect)
+            servers[dialect] = sandbox.start()
         settings = replace_provider(settings, provider.name, base_url=sandbox.api_url)
-        log.warning("provider %r is the built-in SANDBOX at %s: no real debrid provider key is "
-                    "configured, so torrents get synthetic test files. Add a realdebrid "
-                    "provider with your API key to %s to use Real-Debrid.", provider.name,
-                    sandbox.api_url, settings.source)
-    return settings, [sandbox]
+        log.warning("provider %r is a built-in SANDBOX (%s) at %s: no real debrid provider key "
+                    "is configured, so torrents get synthetic test files. Add a provider with "
+                    "your API key to %s to use a real one.", provider.name,
+                    provider_type(provider.type).kind.label, sandbox.api_url, settings.source)
+    return settings, list(servers.values())
 
 
 def prepare_password(settings: Settings, store: SqliteStore) -> str:

@@ -10,6 +10,7 @@ from typing import Any
 
 from core.hooks import check_hooks, mask_hooks
 from core.naming import VIDEO_EXTENSIONS, category_is_valid
+from core.provider_kinds import KINDS
 
 PERSONAS = ("4.6.7", "5.1.4")
 # Samples, trailers and bonus material: by folder, or by the end of the file's name (so
@@ -19,7 +20,6 @@ EXTRA_PATTERNS = (
     r"interviews|shorts|proof)/",
     r"(^|[\s._\-(\[])(sample|trailer|featurette)[)\]]?(\.[^./]*)?$",
 )
-PROVIDER_TYPES = ("realdebrid", "sandbox")
 DOWNLOAD_ACTIONS = ("download", "symlink")
 LOG_LEVELS = ("debug", "info", "warning", "error")
 PROVIDER_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]{0,31}$")
@@ -45,6 +45,7 @@ class Setting:
     check: Callable[[Any], str | None] | None = None
     mask: Callable[[Any], Any] | None = None
     live: bool = False
+    default_from_kind: bool = False    # a provider key whose default its type declares
 
 
 def _username(value: str) -> str | None:
@@ -55,6 +56,12 @@ def _provider_name(value: str) -> str | None:
     if PROVIDER_NAME.match(value):
         return None
     return "must be 1-32 characters: lowercase letters, digits, '-' and '_'"
+
+
+def _provider_type(value: str) -> str | None:
+    if KINDS.get(value) is not None:
+        return None
+    return "must be one of " + ", ".join(KINDS.names())
 
 
 def _regexes(values: list[str]) -> str | None:
@@ -292,12 +299,14 @@ SETTINGS: tuple[Setting, ...] = (
 PROVIDER_SETTINGS: tuple[Setting, ...] = (
     Setting("name", "str", "", "A short unique name for this provider account.",
             check=_provider_name),
-    Setting("type", "choice", "sandbox",
-            "realdebrid, or sandbox (the built-in stand-in that speaks Real-Debrid's API).",
-            choices=PROVIDER_TYPES),
+    Setting("type", "str", "sandbox",
+            "The provider: realdebrid, alldebrid, torbox, debridlink or premiumize; or a "
+            "built-in stand-in that speaks one of their APIs: sandbox (Real-Debrid's), "
+            "sandbox-alldebrid, sandbox-torbox, sandbox-debridlink, sandbox-premiumize.",
+            check=_provider_type),
     Setting("api_key", "str", "",
-            "The provider's API token (Real-Debrid: https://real-debrid.com/apitoken). "
-            "Required for realdebrid.", secret=True),
+            "The account's API key (where to get it: see Providers). Required for every "
+            "real provider.", secret=True),
     Setting("base_url", "str", "",
             "Override the provider's API root (e.g. http://127.0.0.1:9000/rest/1.0 for a "
             "standalone sandbox). Empty = the provider's real API (or, for sandbox, start "
@@ -307,8 +316,9 @@ PROVIDER_SETTINGS: tuple[Setting, ...] = (
     Setting("rate_limit_per_minute", "int", 0,
             "The account's API request budget, shared by every thread and worker process. "
             "Debridge never sends more than this many requests in any minute (a tenth of it "
-            "may go in a burst). 0 = the provider's published limit (Real-Debrid: 250; the "
-            "sandbox: 6000).", minimum=0, maximum=1_000_000),
+            "may go in a burst). 0 = the provider's published limit (Real-Debrid 250, "
+            "AllDebrid 600, TorBox 300, Debrid-Link and Premiumize 250 as their clients use; "
+            "the sandboxes 6000).", minimum=0, maximum=1_000_000),
     Setting("download_uncached", "bool", True,
             "Let the provider download releases it does not have cached. Off: an uncached add "
             "is refused at once ('Fails.', so the Arr tries another release) and removed from "
@@ -322,6 +332,18 @@ PROVIDER_SETTINGS: tuple[Setting, ...] = (
             "API tokens of further accounts used only to resolve download links; Debridge "
             "moves to the next one when an account's traffic is exhausted, and to api_key "
             "when all are.", secret=True),
+    Setting("create_limit", "int", 0,
+            "Most adds in any create_window_seconds, for providers that limit adds apart "
+            "from other calls (TorBox: 60 per hour). Adds beyond it wait queued (queuedDL). "
+            "0 = the provider's published limit (none for the others).",
+            minimum=0, maximum=1_000_000),
+    Setting("create_window_seconds", "float", 0.0,
+            "The window of create_limit. 0 = the provider's published one (TorBox: 3600).",
+            minimum=0, maximum=30 * 86400),
+    Setting("allow_renew", "bool", True,
+            "Let repair re-add a torrent the provider lost, to renew it. Default on, except "
+            "for TorBox (and its sandbox), whose terms forbid automatic re-adding.",
+            default_from_kind=True),
 )
 
 BY_KEY: dict[str, Setting] = {s.key: s for s in SETTINGS}

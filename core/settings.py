@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from core.provider_kinds import KINDS
 from core.schema import (
     BY_KEY,
     DEFAULT_PROVIDERS,
@@ -42,6 +43,9 @@ class ProviderSettings:
     download_uncached: bool
     keep_on_delete: bool
     download_api_keys: tuple[str, ...]
+    create_limit: int
+    create_window_seconds: float
+    allow_renew: bool
 
 
 class Settings(Mapping[str, Any]):
@@ -286,6 +290,9 @@ def _providers(raw: list[Any], source: str, env_sources: Mapping[str, str],
                 if setting.key in ("name", "type"):
                     raise SettingsError(f"missing key {key!r} in {entry_source}")
                 values[setting.key] = setting.default
+                if setting.default_from_kind:
+                    declared = KINDS.get(values["type"])
+                    values[setting.key] = getattr(declared, setting.key, setting.default)
                 continue
             values[setting.key] = _convert(setting, item[setting.key], key,
                                            env_sources.get(key, source),
@@ -293,10 +300,11 @@ def _providers(raw: list[Any], source: str, env_sources: Mapping[str, str],
         for name in item:
             if name not in PROVIDER_BY_KEY:
                 raise SettingsError(f"unknown key '{where}.{name}' in {source}")
-        if values["type"] == "realdebrid" and not values["api_key"]:
+        kind = KINDS.get(values["type"])
+        if kind is not None and kind.needs_key and not values["api_key"]:
             raise SettingsError(
-                f"missing value for '{where}.api_key': {where}.type is 'realdebrid' (in "
-                f"{env_sources.get(f'{where}.type', source)}), which needs its API token")
+                f"missing value for '{where}.api_key': {where}.type is {values['type']!r} (in "
+                f"{env_sources.get(f'{where}.type', source)}), which needs its API key")
         values["download_api_keys"] = tuple(values["download_api_keys"])
         result.append(ProviderSettings(**values))
     names = [p.name for p in result]

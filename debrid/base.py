@@ -1,15 +1,16 @@
-"""The provider adapters' base: one error hierarchy and the shared HTTP client.
+"""The provider adapters' base: one error hierarchy, the shared HTTP client and defaults.
 
 To add a provider, write a module with a class implementing core.ports.DebridProvider over
-HttpClient, map that provider's error codes onto the classes below, and register its type in
-debrid/__init__.py.
+HttpClient (ProviderBase supplies the optional parts), map that provider's error codes onto
+the classes below, and add one line for its type to debrid/registry.py.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import requests
@@ -22,6 +23,7 @@ from tenacity import (
 )
 
 from core.errors import ProviderError, ProviderErrorKind
+from core.ports import BudgetState, BudgetStore, Capabilities
 from debrid.budget import RequestBudget
 
 log = logging.getLogger(__name__)
@@ -208,3 +210,70 @@ def _never_sent(exc: requests.ConnectionError) -> bool:
     """A refused connection never reached the server, so retrying cannot duplicate it."""
     text = str(exc)
     return "Connection refused" in text or "Name or service not known" in text
+
+
+@dataclass(frozen=True)
+class ClientConfig:
+    """What every provider client is built from (debrid/registry.py fills it from the
+    account's settings and its type's declaration)."""
+
+    name: str                                # the account's name (providers[].name)
+    api_key: str
+    base_url: str = ""                       # "" = the provider's real API root
+    timeout: float = 30.0
+    per_minute: int = 0                      # request budget; 0 = no budget
+    create_limit: tuple[int, float] | None = None   # (adds, seconds), None = no limit
+    store: BudgetStore | None = None
+    download_api_keys: tuple[str, ...] = ()
+    service: str = ""                        # who answers, in messages ("TorBox")
+    attempts: int = 3
+    session: requests.Session | None = None
+
+
+class ProviderBase:
+    """Defaults of the optional DebridProvider parts, and the budgets every client keeps:
+    `http` (the main key), `link_clients` (download keys) and the add limit."""
+
+    name: str
+    capabilities: Capabilities
+    http: HttpClient
+    link_clients: Sequence[HttpClient] = ()
+    add_limit: RequestBudget | None = None
+
+    def client(self, config: ClientConfig, token: str, account: str, map_error: ErrorMapper,
+               default_root: str) -> HttpClient:
+        """An HttpClient for one key of this account, with its own request budget."""
+        budget = RequestBudget(config.store, account, config.per_minute) \
+            if config.store is not None and config.per_minute > 0 else None
+        return HttpClient(provider=config.name, base_url=config.base_url or default_root,
+                          token=token, timeout=config.timeout, map_error=map_error,
+                          attempts=config.attempts, session=config.session, budget=budget,
+                          account=account)
+
+    def limit_adds(self, config: ClientConfig) -> None:
+        """Count adds against the provider's create limit, in the store (every worker)."""
+        if config.create_limit is not None and config.store is not None:
+            count, seconds = config.create_limit
+            self.add_limit = RequestBudget(config.store, f"{config.name}/adds", count,
+                                           window=seconds)
+
+    def add_wait(self) -> float:
+        return 0.0 if self.add_limit is None else self.add_limit.try_acquire()
+
+    def check_cached(self, hashes: Sequence[str]) -> dict[str, bool]:
+        raise Unsupported(f"{self.name} has no cache check", provider=self.name)
+
+    def active_count(self) -> tuple[int, int]:
+        raise Unsupported(f"{self.name} does not report its active downloads",
+                          provider=self.name)
+
+    def select_files(self, torrent_id: str, file_ids: Sequence[str]) -> None:
+        """Providers without file selection download everything: nothing to send."""
+
+    def budgets(self) -> list[BudgetState]:
+        """The request budget of the main key, of each download key, and the add limit."""
+        clients = [self.http, *self.link_clients]
+        states = [c.budget.state() for c in clients if c.budget is not None]
+        if self.add_limit is not None:
+            states.append(self.add_limit.state())
+        return states

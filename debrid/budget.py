@@ -38,14 +38,17 @@ class RequestBudget:
 
     def __init__(self, store: BudgetStore, account: str, per_minute: int,
                  clock: Callable[[], float] = time.time,
-                 sleep: Callable[[float], None] = time.sleep) -> None:
-        if per_minute < 1:
-            raise ValueError("a request budget needs at least one request per minute")
+                 sleep: Callable[[float], None] = time.sleep, *, window: float = 60.0) -> None:
+        """`per_minute` requests in any `window` seconds (a minute unless said)."""
+        if per_minute < 1 or window <= 0:
+            raise ValueError("a request budget needs at least one request per window")
         self.store = store
         self.account = account
         self.per_minute = per_minute
+        self.window = window
         self.capacity = max(1.0, per_minute * BURST_SHARE)
-        self.rate = max(per_minute - self.capacity, 1.0) / 60.0     # tokens per second
+        # the burst plus a window's refill never exceed the limit
+        self.rate = max(per_minute - self.capacity, 1.0) / window     # tokens per second
         # background callers keep this many tokens for interactive ones
         self.reserve = 1.0 if self.capacity >= 3 else 0.0
         self.clock = clock
@@ -71,6 +74,14 @@ class RequestBudget:
             if wait <= 0:
                 return self.clock() - started
             self.sleep(min(wait, MAX_SLEEP))
+
+    def try_acquire(self) -> float:
+        """Take a token now if there is one (0.0); else the seconds until there will be, and
+        nothing taken. For callers that must not block (the engine queues instead)."""
+        now = self.clock()
+        return self.store.update_bucket(
+            self.account, functools.partial(self._take, now=now, priority=Priority.INTERACTIVE),
+            now=now)
 
     def _refill(self, bucket: Bucket | None, now: float) -> Bucket:
         if bucket is None:

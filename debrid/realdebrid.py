@@ -14,36 +14,45 @@ import requests
 
 from core.ports import (
     Account,
-    BudgetState,
     BudgetStore,
+    CacheCheck,
+    Capabilities,
     DirectLink,
+    FailureCause,
     RemoteFile,
     RemoteStatus,
     RemoteTorrent,
 )
+from core.provider_kinds import ProviderKind
 from debrid.base import (
     AuthError,
     Blocked,
+    ClientConfig,
     DebridError,
-    HttpClient,
     InvalidTorrent,
     LinkUnavailable,
     NotFound,
     PremiumRequired,
     ProtocolError,
+    ProviderBase,
     QuotaExceeded,
     RateLimited,
     ServiceUnavailable,
     SlotsFull,
     Unsupported,
 )
-from debrid.budget import RequestBudget
 from debrid.keys import LinkAccounts
 
 log = logging.getLogger(__name__)
 API_ROOT = "https://api.real-debrid.com/rest/1.0"
 PAGE_SIZE = 5000                     # the most /torrents returns per page
 LINK_CACHE_SECONDS = 6 * 3600.0      # RD does not say; links are refreshed on failure anyway
+KIND = ProviderKind(
+    type="realdebrid", label="Real-Debrid", needs_key=True, per_minute=250,
+    capabilities=Capabilities(cache_check=CacheCheck.PROBE, file_selection=True,
+                              active_slots=True, link_step=True,
+                              link_lifetime_seconds=LINK_CACHE_SECONDS),
+    key_help="https://real-debrid.com/apitoken", api_root=API_ROOT)
 
 # Real-Debrid's numeric error codes (key off error_code, never the string).
 ERROR_CODES: dict[int, type[DebridError]] = {
@@ -75,6 +84,8 @@ STATUSES = {
     "virus": RemoteStatus.FAILED,
     "dead": RemoteStatus.FAILED,
 }
+FAILURES = {"magnet_error": FailureCause.MAGNET_ERROR, "dead": FailureCause.DEAD,
+            "virus": FailureCause.VIRUS, "error": FailureCause.ERROR}
 # {service}: who answered ("Real-Debrid", or "the sandbox" standing in for it)
 MESSAGES = {
     8: "{service} rejected the API token", 21: "{service}'s active-download slots are full",
@@ -146,13 +157,17 @@ def parse_torrent(data: dict[str, Any]) -> RemoteTorrent:
             size=int(data.get("bytes", 0)), speed=int(data.get("speed") or 0),
             seeders=int(data["seeders"]) if data.get("seeders") is not None else None,
             files=remote_files, links=tuple(links), is_archive=is_archive,
-            added=_timestamp(data.get("added")), ended=_timestamp(data.get("ended")))
+            added=_timestamp(data.get("added")), ended=_timestamp(data.get("ended")),
+            failure=FAILURES.get(raw_status, FailureCause.ERROR)
+            if STATUSES.get(raw_status) is RemoteStatus.FAILED else None)
     except (KeyError, TypeError, ValueError) as exc:
         raise ProtocolError(f"unexpected torrent object from Real-Debrid: {exc}") from None
 
 
-class RealDebrid:
+class RealDebrid(ProviderBase):
     """One Real-Debrid account (or anything speaking its API, such as the sandbox)."""
+
+    capabilities = KIND.capabilities
 
     def __init__(self, *, name: str, api_key: str, base_url: str = "", timeout: float = 30.0,
                  attempts: int = 3, session: requests.Session | None = None,
@@ -160,26 +175,29 @@ class RealDebrid:
                  download_api_keys: Sequence[str] = (), service: str = "Real-Debrid") -> None:
         """`service` names who answers in error messages (the sandbox, say)."""
         self.name = name
+        config = ClientConfig(name=name, api_key=api_key, base_url=base_url, timeout=timeout,
+                              per_minute=per_minute, store=store, attempts=attempts,
+                              session=session)
         errors = functools.partial(map_error, service=service)
+        self.http = self.client(config, api_key, name, errors, API_ROOT)
+        self.link_clients = [self.client(config, key, f"{name}/links{i + 1}", errors, API_ROOT)
+                             for i, key in enumerate(download_api_keys)]
+        self.links = LinkAccounts(self.http, self.link_clients, store)
 
-        def client(token: str, account: str) -> HttpClient:
-            budget = RequestBudget(store, account, per_minute) \
-                if store is not None and per_minute > 0 else None
-            return HttpClient(provider=name, base_url=base_url or API_ROOT, token=token,
-                              timeout=timeout, map_error=errors, attempts=attempts,
-                              session=session, budget=budget, account=account)
+    @classmethod
+    def build(cls, config: ClientConfig) -> RealDebrid:
+        return cls(name=config.name, api_key=config.api_key, base_url=config.base_url,
+                   timeout=config.timeout, attempts=config.attempts, session=config.session,
+                   per_minute=config.per_minute, store=config.store,
+                   download_api_keys=config.download_api_keys,
+                   service=config.service or KIND.label)
 
-        self.http = client(api_key, name)
-        self.links = LinkAccounts(self.http, [client(key, f"{name}/links{i + 1}")
-                                              for i, key in enumerate(download_api_keys)],
-                                  store)
-
-    def add_magnet(self, magnet: str) -> str:
+    def add_magnet(self, magnet: str, *, only_if_cached: bool = False) -> str:
         response = self.http.request("POST", "torrents/addMagnet", idempotent=False,
                                      data={"magnet": magnet})
         return self._created_id(response)
 
-    def add_torrent_file(self, data: bytes) -> str:
+    def add_torrent_file(self, data: bytes, *, only_if_cached: bool = False) -> str:
         response = self.http.request("PUT", "torrents/addTorrent", idempotent=False, data=data,
                                      headers={"Content-Type": "application/x-bittorrent"})
         return self._created_id(response)
@@ -246,11 +264,6 @@ class RealDebrid:
                               expires_at=time.time() + LINK_CACHE_SECONDS)
         except (KeyError, TypeError, ValueError):
             raise ProtocolError("unrestrict/link answered without a download URL") from None
-
-    def budgets(self) -> list[BudgetState]:
-        """The request budget of the main account and of each download key's account."""
-        clients = [self.http, *self.links.extra]
-        return [c.budget.state() for c in clients if c.budget is not None]
 
     def get_account(self) -> Account:
         body = _json(self.http.request("GET", "user", idempotent=True))

@@ -10,8 +10,11 @@ from core.ports.hooks import CommandCall, HookCall, HookFailed, HookSender, Http
 from core.ports.provider import (
     Account,
     BudgetState,
+    CacheCheck,
+    Capabilities,
     DebridProvider,
     DirectLink,
+    FailureCause,
     RemoteFile,
     RemoteStatus,
     RemoteTorrent,
@@ -47,11 +50,12 @@ from core.ports.store import (
 
 __all__ = [
     "Account", "AnnounceMemory", "AnnounceStore", "AuthStore", "BlockStore", "Bucket",
-    "BucketChange", "BudgetState", "BudgetStore", "CategoryStore", "CommandCall", "ConfigFile",
-    "ContentSource", "ContentStream", "DebridProvider", "DeliveryState", "DirectLink",
-    "EngineStore", "FetchedTorrent", "FileReader", "FileStreams", "HookCall", "HookDelivery",
-    "HookFailed", "HookSender", "HookStore", "HttpCall", "ImportedStore", "LibraryStore",
-    "LinkStore", "LogStore", "MetaStore", "OutboxStore", "RegistryRow", "RegistryStore",
-    "RemoteFile", "RemoteStatus", "RemoteTorrent", "ScheduleStore", "SessionStore", "SlotStore",
-    "Store", "SyncStore", "TorrentFetcher", "TorrentStore", "TreeStore", "TreeView", "Waiter",
+    "BucketChange", "BudgetState", "BudgetStore", "CacheCheck", "Capabilities", "CategoryStore",
+    "CommandCall", "ConfigFile", "ContentSource", "ContentStream", "DebridProvider",
+    "DeliveryState", "DirectLink", "EngineStore", "FailureCause", "FetchedTorrent",
+    "FileReader", "FileStreams", "HookCall", "HookDelivery", "HookFailed", "HookSender",
+    "HookStore", "HttpCall", "ImportedStore", "LibraryStore", "LinkStore", "LogStore",
+    "MetaStore", "OutboxStore", "RegistryRow", "RegistryStore", "RemoteFile", "RemoteStatus",
+    "RemoteTorrent", "ScheduleStore", "SessionStore", "SlotStore", "Store", "SyncStore",
+    "TorrentFetcher", "TorrentStore", "TreeStore", "TreeView", "Waiter",
 ]

@@ -1,4 +1,5 @@
-"""A local stand-in for Real-Debrid: its REST API, a CDN of deterministic bytes, an admin API."""
+"""A local stand-in for the debrid providers: one API dialect per provider over shared state,
+a CDN of deterministic bytes, and an admin API."""
 
 from .options import SandboxOptions
 from .server import SandboxServer

@@ -1,4 +1,5 @@
-"""Command line: `python -m debrid.sandbox --port N` serves the sandbox until SIGTERM/SIGINT."""
+"""Command line: `python -m debrid.sandbox [--dialect torbox] --port N` serves the sandbox
+until SIGTERM/SIGINT."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import threading
 from collections.abc import Sequence
 from types import FrameType
 
+from .dialects import names
 from .options import SandboxOptions
 from .server import SandboxServer
 
@@ -16,8 +18,10 @@ from .server import SandboxServer
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="python -m debrid.sandbox",
-        description="Serve a local stand-in for the Real-Debrid REST API.",
+        description="Serve a local stand-in for a debrid provider's API.",
     )
+    parser.add_argument("--dialect", default="realdebrid", choices=names(),
+                        help="which provider's API to speak (default realdebrid)")
     parser.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1)")
     parser.add_argument("--port", type=int, default=0, help="port to bind (0 = a free port)")
     parser.add_argument("--state", help="SQLite state file kept across restarts")
@@ -54,7 +58,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     signal.signal(signal.SIGTERM, _stop)
     signal.signal(signal.SIGINT, _stop)
-    server = SandboxServer(options=options, state_path=args.state, host=args.host, port=args.port)
+    server = SandboxServer(options=options, state_path=args.state, host=args.host,
+                           port=args.port, dialect=args.dialect)
     server.start()
     try:
         print(f"sandbox listening on {server.api_url}", flush=True)

@@ -1,4 +1,5 @@
-"""The sandbox Flask app: blueprints plus the gate (faults, rate limit, auth) and the log."""
+"""The sandbox Flask app: a dialect's blueprint, the CDN and the admin API, plus the gate
+(faults, rate limit, auth) and the log."""
 
 from __future__ import annotations
 
@@ -9,18 +10,14 @@ from flask import Flask, Response, g, request
 from flask.json.provider import DefaultJSONProvider
 from werkzeug.exceptions import HTTPException
 
-from . import admin, api, cdn
-from .errors import ApiError, error_response
+from . import admin, cdn
+from .dialects import DialectError
 from .faults import fault_response
-from .runtime import Sandbox, bearer_token, current
+from .runtime import Sandbox, current
 
-API_PREFIX = "/rest/1.0"
 CDN_PREFIX = "/cdn/"
 MAX_UPLOAD_BYTES = 32 * 1024 * 1024
 logger = logging.getLogger(__name__)
-
-# HTTP errors raised by Flask itself, in Real-Debrid's envelope.
-_HTTP_ERROR_CODES = {400: 2, 404: 3, 405: 4, 413: 26}
 
 
 class UnsortedJSON(DefaultJSONProvider):
@@ -28,24 +25,26 @@ class UnsortedJSON(DefaultJSONProvider):
 
 
 def create_app(sandbox: Sandbox) -> Flask:
-    """A Flask app serving `sandbox`: /rest/1.0, /cdn and /__admin."""
+    """A Flask app serving `sandbox`: its dialect's API, /cdn and /__admin."""
     app = Flask(__name__)
     app.extensions["sandbox"] = sandbox
-    app.json = UnsortedJSON(app)  # keep Real-Debrid's field order
+    app.json = UnsortedJSON(app)  # keep the provider's field order
     app.config["MAX_CONTENT_LENGTH"] = MAX_UPLOAD_BYTES
-    app.register_blueprint(api.blueprint, url_prefix=API_PREFIX)
+    dialect = sandbox.dialect
+    app.register_blueprint(dialect.blueprint, url_prefix=dialect.prefix or None)
     app.register_blueprint(cdn.blueprint)
     app.register_blueprint(admin.blueprint, url_prefix="/__admin")
     app.before_request(_gate)
     app.after_request(_log)
-    app.register_error_handler(ApiError, _api_error)
+    app.register_error_handler(DialectError, _api_error)
     app.register_error_handler(HTTPException, _http_error)
     app.register_error_handler(Exception, _internal_error)
     return app
 
 
 def _is_api(path: str) -> bool:
-    return path == API_PREFIX or path.startswith(API_PREFIX + "/")
+    return any(path == p.rstrip("/") or path.startswith(p)
+               for p in current().dialect.api_paths)
 
 
 def _gate() -> Response | None:
@@ -64,14 +63,14 @@ def _gate() -> Response | None:
             return response
     if not api_call:
         return None
-    options = sandbox.options
-    token = bearer_token()
+    options, dialect = sandbox.options, sandbox.dialect
+    token = dialect.token()
     if not sandbox.limiter.allow(token, options.rate_limit_per_minute):
-        raise ApiError(429, 34)
-    if request.routing_exception is not None or request.endpoint in api.PUBLIC_ENDPOINTS:
+        return dialect.rate_limited()
+    if request.routing_exception is not None or request.endpoint in dialect.public_endpoints:
         return None  # unknown routes answer 404/405 whoever asks; /time needs no token
     if not token or (options.tokens and token not in options.tokens):
-        raise ApiError(401, 8)
+        return dialect.unauthorized()
     return None
 
 
@@ -89,7 +88,7 @@ def _log(response: Response) -> Response:
     return response
 
 
-def _api_error(exc: ApiError) -> Response:
+def _api_error(exc: DialectError) -> Response:
     return exc.response()
 
 
@@ -97,7 +96,7 @@ def _http_error(exc: HTTPException) -> Response:
     status = exc.code or 500
     if request.path.startswith(CDN_PREFIX):
         return Response(f"{exc.name}\n", status=status, mimetype="text/plain")
-    response = error_response(status, _HTTP_ERROR_CODES.get(status, -1))
+    response = current().dialect.http_error(status)
     if status == 405:
         for name, value in exc.get_headers():
             if name.lower() == "allow":
@@ -110,4 +109,4 @@ def _internal_error(exc: Exception) -> Response:
     logger.exception("sandbox request failed: %s %s", request.method, request.path)
     if request.path.startswith(CDN_PREFIX):
         return Response("Internal Server Error\n", status=500, mimetype="text/plain")
-    return error_response(500, -1)
+    return current().dialect.http_error(500)

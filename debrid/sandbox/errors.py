@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from flask import Response, jsonify
 
+from .dialects import DialectError
+
 # Real-Debrid's numeric table (reference §1); clients key off the number, so the numbers must be
 # exact and the strings are the ones the real API sends.
 ERROR_NAMES: dict[int, str] = {
@@ -48,7 +50,7 @@ ERROR_NAMES: dict[int, str] = {
 }
 
 
-class ApiError(Exception):
+class ApiError(DialectError):
     """A Real-Debrid error: the HTTP status and the numeric error code of the real API."""
 
     def __init__(self, status: int, error_code: int) -> None:

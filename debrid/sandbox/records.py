@@ -68,6 +68,7 @@ CREATE TABLE IF NOT EXISTS downloads (
     generated REAL NOT NULL,
     expires REAL NOT NULL
 );
+CREATE INDEX IF NOT EXISTS downloads_link ON downloads (link_id, seq);
 """
 
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 
 from flask import current_app, request
 
+from .dialects import Dialect
 from .faults import FaultRules, RateLimiter
 from .options import SandboxOptions
 from .requestlog import RequestLog
@@ -16,6 +17,7 @@ from .state import State
 class Sandbox:
     options: SandboxOptions
     state: State
+    dialect: Dialect
     faults: FaultRules = field(default_factory=FaultRules)
     limiter: RateLimiter = field(default_factory=RateLimiter)
     requests: RequestLog = field(default_factory=RequestLog)

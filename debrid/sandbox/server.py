@@ -14,6 +14,7 @@ from flask import Flask
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 
 from .app import create_app
+from .dialects import dialect as find_dialect
 from .options import SandboxOptions
 from .runtime import Sandbox
 from .state import State
@@ -41,7 +42,8 @@ def _request_handler(connections: set[socket.socket]) -> type[WSGIRequestHandler
 
 
 class SandboxServer:
-    """A local stand-in for Real-Debrid, listening on `host:port` (port 0 picks a free one)."""
+    """A local stand-in for a debrid provider (Real-Debrid unless another `dialect` is
+    named), listening on `host:port` (port 0 picks a free one)."""
 
     def __init__(
         self,
@@ -50,11 +52,13 @@ class SandboxServer:
         host: str = "127.0.0.1",
         port: int = 0,
         port_file: str | os.PathLike[str] | None = None,
+        dialect: str = "realdebrid",
     ) -> None:
         """`port_file` (with port 0): reuse the port recorded there by an earlier start and
         record the one bound, so direct links handed out before a restart keep working, as
         a real provider's do."""
         self._options = options or SandboxOptions()
+        self.dialect = find_dialect(dialect)
         self._state_path = Path(state_path) if state_path is not None else None
         self.host = host
         self._requested_port = port
@@ -80,7 +84,7 @@ class SandboxServer:
             path = self._temp_path = Path(name)
         state = State(path)
         try:
-            self._sandbox = Sandbox(options=self._options, state=state)
+            self._sandbox = Sandbox(options=self._options, state=state, dialect=self.dialect)
             self.app = create_app(self._sandbox)
             self._server = self._bind(self.app)
         except BaseException:
@@ -189,8 +193,9 @@ class SandboxServer:
 
     @property
     def api_url(self) -> str:
-        """The Real-Debrid API base, e.g. http://127.0.0.1:PORT/rest/1.0."""
-        return f"{self.url}/rest/1.0"
+        """The API base a client's base_url takes, e.g. http://127.0.0.1:PORT/rest/1.0 for
+        Real-Debrid's dialect."""
+        return f"{self.url}{self.dialect.base_path}"
 
     @property
     def options(self) -> SandboxOptions:

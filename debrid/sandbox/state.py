@@ -360,6 +360,18 @@ class State:
             ).fetchone()
         return None if row is None else download_from_row(row)
 
+    def download_for_link(self, link_id: str) -> DownloadRecord | None:
+        """The newest direct link minted for a hoster link that has not expired, if any (for
+        providers whose file lists carry direct URLs, which stay the same while they live)."""
+        with self.lock:
+            row = self._db.execute(
+                "SELECT d.*, t.deleted_at AS torrent_deleted_at, t.ended_at AS torrent_ended"
+                " FROM downloads d LEFT JOIN torrents t ON t.id = d.torrent_id"
+                " WHERE d.link_id = ? AND d.expires > ? ORDER BY d.seq DESC LIMIT 1",
+                (link_id, self.now()),
+            ).fetchone()
+        return None if row is None else download_from_row(row)
+
     def list_downloads(self, offset: int, limit: int) -> tuple[int, list[DownloadRecord]]:
         with self.lock:
             total = self._db.execute("SELECT COUNT(*) FROM downloads").fetchone()[0]
