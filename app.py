@@ -49,6 +49,7 @@ from core.outbox import HookOutbox, HookPolicy
 from core.policy import Policies, ProviderPolicy
 from core.ports import DebridProvider
 from core.preferences import Preferences
+from core.routing import Routing
 from core.selection import SelectionRules
 from core.services import EXTENSION_KEY, Services
 from core.settings import Settings, SettingsError, config_path, load_settings, replace_provider
@@ -171,6 +172,12 @@ def build_hooks(settings: Settings, store: SqliteStore) -> HookOutbox:
                                  settings["hooks.retry_seconds"]), owner=make_owner_id())
 
 
+def routing(settings: Settings) -> Routing:
+    """The accounts adds go to: `providers` in order, or a category's pinned ones."""
+    return Routing([p.name for p in settings.providers],
+                   {name: c.providers for name, c in settings.categories.items()})
+
+
 def build_engine(settings: Settings, store: SqliteStore, providers: Mapping[str, DebridProvider],
                  links: LinkResolver, hooks: HookOutbox) -> tuple[Engine, Lifecycle]:
     """The torrent engine and its periodic jobs, configured from the settings."""
@@ -194,7 +201,7 @@ def build_engine(settings: Settings, store: SqliteStore, providers: Mapping[str,
                               settings["selection.extra_patterns"],
                               settings["selection.min_file_mb"],
                               settings["selection.max_file_mb"]),
-                          policies=policies)
+                          policies=policies, routing=routing(settings))
     slots = SlotGate(store, providers, settings["downloads.max_active"],
                      Preferences(store).active_download_limit)
     lifecycle = Lifecycle(store, providers, finalizer, config, slots)
@@ -232,7 +239,7 @@ def create_app(settings: Settings, *, start_background: bool = True) -> Flask:
     hooks = build_hooks(settings, store)
     engine, lifecycle = build_engine(settings, store, providers, links, hooks)
     library = Library(store, downloads_folder=settings.downloads_folder,
-                      default_provider=settings.providers[0].name,
+                      routing=routing(settings),
                       add_wait_seconds=settings["qbit.add_wait_seconds"], wake=engine.wake,
                       waits_for_slot=lifecycle.waits_for_slot,
                       must_be_cached=lifecycle.must_be_cached)
