@@ -56,6 +56,7 @@ from core.settings import Settings, SettingsError, config_path, load_settings, r
 from core.slots import SlotGate
 from debrid import build_provider, provider_type
 from debrid.cdn import HttpContentSource
+from debrid.check import check_provider_command
 from debrid.sandbox import SandboxOptions, SandboxServer
 from debrid.torrent_fetch import HttpTorrentFetcher
 from hooks import HookRunner
@@ -381,6 +382,13 @@ def main(argv: list[str] | None = None) -> int:
         subs[name].add_argument("--config", help="config file (default: $DEBRIDGE_CONFIG or "
                                                  "./config.json)")
     subs["unban"].add_argument("address", nargs="?", help="the banned IP address")
+    checker = subs["check-provider"] = commands.add_parser(
+        "check-provider", help="check provider account NAME: its key, status and limits")
+    checker.add_argument("name", help="the provider's name (providers[].name)")
+    checker.add_argument("--add-test", action="store_true",
+                         help="also add and remove a small public-domain magnet")
+    checker.add_argument("--config", help="config file (default: $DEBRIDGE_CONFIG or "
+                                          "./config.json)")
     hasher = commands.add_parser("hash-password", help="print a hash to put in auth.password")
     hasher.add_argument("password", nargs="?",
                         help="(prompted for when omitted; without a terminal, read from stdin)")
@@ -407,6 +415,8 @@ def main(argv: list[str] | None = None) -> int:
         return reset_command(settings, "auth.api_key", "new API key", reset_api_key)
     if args.command == "unban":
         return unban_command(settings, args.address)
+    if args.command == "check-provider":
+        return check_provider_command(settings, args.name, add_test=args.add_test)
     threading.current_thread().name = "main"
     return serve(settings)
 

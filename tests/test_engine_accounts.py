@@ -96,7 +96,8 @@ def test_a_passing_refusal_sends_the_add_to_the_next_account(
     done = rig.run(added.id, _done)
     assert done.state is S.COMPLETED, done.message
     assert done.provider == "second"
-    assert _calls(rig, "first", "add") == 1 and _calls(rig, "second", "add") == 1
+    assert _calls(rig, "first", "add") == 1
+    assert _calls(rig, "second", "add") == 1
     assert rig.providers["first"].remotes == {}
 
 
@@ -117,11 +118,13 @@ def test_every_account_refusing_for_now_keeps_it_queued_in_order(tmp_path: Path)
     added = rig.add(FILES)
     rig.lifecycle.advance(added.id)
     queued = rig.store.get_torrent(added.id)
-    assert queued is not None and queued.state is S.QUEUED
+    assert queued is not None
+    assert queued.state is S.QUEUED
     assert queued.next_check_at > rig.clock.now
     rig.providers["second"].refuse_add = None
     done = rig.run(added.id, _done)
-    assert done.state is S.COMPLETED and done.provider == "second"
+    assert done.state is S.COMPLETED
+    assert done.provider == "second"
 
 
 def test_a_category_pinned_to_the_second_account_never_touches_the_first(
@@ -131,7 +134,8 @@ def test_a_category_pinned_to_the_second_account_never_touches_the_first(
     added = rig.add(FILES, category="tv-sonarr")
     assert added.provider == "second"
     done = rig.run(added.id, _done)
-    assert done.state is S.COMPLETED and done.provider == "second"
+    assert done.state is S.COMPLETED
+    assert done.provider == "second"
     assert rig.providers["first"].calls == []
 
 
@@ -139,8 +143,10 @@ def test_the_account_that_has_it_cached_gets_the_add(tmp_path: Path) -> None:
     rig = Accounts(tmp_path, [("first", NATIVE), ("second", NATIVE)])
     rig.providers["first"].uncached.add(HASH)
     done = rig.run(rig.add(FILES).id, _done)
-    assert done.state is S.COMPLETED and done.provider == "second"
-    assert _calls(rig, "first", "check") == 1 and _calls(rig, "first", "add") == 0
+    assert done.state is S.COMPLETED
+    assert done.provider == "second"
+    assert _calls(rig, "first", "check") == 1
+    assert _calls(rig, "first", "add") == 0
 
 
 def test_only_if_cached_adds_fall_through_and_fail_as_not_cached_at_the_end(
@@ -151,8 +157,10 @@ def test_only_if_cached_adds_fall_through_and_fail_as_not_cached_at_the_end(
         provider.uncached.add(HASH)
         provider.refuse_add = None
     done = rig.run(rig.add(FILES).id, _done)
-    assert done.state is S.FAILED and done.reason == FailureReason.NOT_CACHED.value
-    assert "first" in done.message and "second" in done.message
+    assert done.state is S.FAILED
+    assert done.reason == FailureReason.NOT_CACHED.value
+    assert "first" in done.message
+    assert "second" in done.message
     assert all(p.remotes == {} for p in rig.providers.values())
 
 
@@ -163,7 +171,8 @@ def test_a_create_limit_keeps_the_add_queued_until_the_provider_takes_adds(
     added = rig.add(FILES)
     rig.lifecycle.advance(added.id)
     waiting = rig.store.get_torrent(added.id)
-    assert waiting is not None and waiting.state is S.QUEUED
+    assert waiting is not None
+    assert waiting.state is S.QUEUED
     assert "create limit" in waiting.message
     assert waiting.next_check_at >= rig.clock.now + 29
     assert _calls(rig, "only", "add") == 0
@@ -199,4 +208,5 @@ def test_not_cached_is_a_refusal_kind_that_falls_through(tmp_path: Path) -> None
     rig = Accounts(tmp_path, [("first", Capabilities()), ("second", Capabilities())])
     rig.providers["first"].refuse_add = NotCached("not cached")
     done = rig.run(rig.add(FILES).id, _done)
-    assert done.state is S.COMPLETED and done.provider == "second"
+    assert done.state is S.COMPLETED
+    assert done.provider == "second"
