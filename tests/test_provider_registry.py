@@ -17,7 +17,7 @@ from core.settings import SettingsError
 from debrid import provider_types
 from debrid.base import ClientConfig
 from debrid.realdebrid import RealDebrid
-from debrid.registry import build_provider, register, unregister
+from debrid.registry import build_provider, provider_table, register, unregister
 from debrid.sandbox import SandboxServer
 from tests.conftest import make_settings
 from tests.helpers import magnet, random_hash, wait_until
@@ -100,3 +100,8 @@ def test_a_registered_type_carries_an_add_without_a_selection_call(
             assert ExampleDebrid.selections == []     # never asked to select
         finally:
             stop_app(app)
+
+
+def test_the_readme_provider_table_is_the_registry_s() -> None:
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
+    assert provider_table() in readme, "regenerate: python tools/settings_doc.py providers"
