@@ -9,7 +9,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from core.config_update import BY_NAME, MASK, PROVIDERS, SECTIONS
+from core.config_update import BY_NAME, CATEGORIES, MASK, PROVIDERS, SECTIONS
+from core.provider_kinds import KINDS
 from core.schema import PROVIDER_NAME, PROVIDER_SETTINGS, SETTINGS, Setting
 
 REF = "#/components/schemas/"
@@ -34,6 +35,7 @@ CHECKS: dict[str, dict[str, Any]] = {
     # qBittorrent's category rule (the add routes' `category` format), or empty
     "api.announce_category": {"anyOf": [{"const": ""}, {"format": "category"}]},
     "provider.name": {"pattern": PROVIDER_NAME.pattern},
+    "provider.type": {},        # filled from the provider registry when the document is built
     "provider.base_url": {"pattern": "^(?:https?://[^\\s/\\u0000]+(?:/[^\\s\\u0000]*)?)?$"},
 }
 FORMATS = {"server.trusted_proxies": "an IP address or CIDR network (IPv4 or IPv6)",
@@ -103,14 +105,17 @@ def _provider_schemas() -> dict[str, Any]:
     for setting in PROVIDER_SETTINGS:
         name = f"provider.{setting.key}"
         schemas[name] = _value(setting, name)
+        if setting.key == "type":
+            schemas[name]["enum"] = list(KINDS.names())
         update[setting.key] = {"$ref": REF + name}
         shown[setting.key] = _shown(setting, REF + name)
     schemas["ProviderUpdate"] = {
         "description": "A provider of the list POST replaces (`name` and `type` required; a "
-                       "realdebrid one needs its `api_key`).",
+                       "real provider needs its `api_key`).",
         "type": "object", "required": ["name", "type"], "additionalProperties": False,
         "properties": update,
-        "if": {"required": ["type"], "properties": {"type": {"const": "realdebrid"}}},
+        "if": {"required": ["type"], "properties": {"type": {
+            "enum": [k.type for k in KINDS if k.needs_key]}}},
         "then": {"required": ["api_key"], "properties": {"api_key": {"minLength": 1}}}}
     schemas["ProviderShown"] = {
         "description": "A provider as configured (secrets masked).",
@@ -154,9 +159,19 @@ def add_settings(schemas: dict[str, Any]) -> None:
     dotted = {setting.key: {"$ref": f"{REF}setting.{setting.key}"} for setting in SETTINGS}
     # a bare name naming one setting (a section's name is the section, not the setting)
     named = {name: {"$ref": f"{REF}setting.{keys[0]}"} for name, keys in BY_NAME.items()
-             if len(keys) == 1 and name not in SECTIONS and name != PROVIDERS}
+             if len(keys) == 1 and name not in SECTIONS and name not in (PROVIDERS, CATEGORIES)}
     schemas.update(_provider_schemas())
     shown[PROVIDERS] = {"type": "array", "items": {"$ref": REF + "ProviderShown"}}
+    schemas["CategoryRules"] = {
+        "description": "What one category's adds do: `providers`, the accounts they may use, "
+                       "in order (each a configured provider's name).",
+        "type": "object", "additionalProperties": False, "properties": {
+            "providers": {"type": "array", "items": {"$ref": REF + "provider.name"}}}}
+    shown[CATEGORIES] = categories = {
+        "description": "Per-category rules keyed by category name (it replaces the whole "
+                       "mapping; applied at the next start).",
+        "type": "object", "propertyNames": {"format": "category"},
+        "additionalProperties": {"$ref": REF + "CategoryRules"}}
     providers = {"description": "The whole list of providers (it replaces the configured "
                                 "one).",
                  "type": "array", "items": {"$ref": REF + "ProviderUpdate"}}
@@ -164,6 +179,8 @@ def add_settings(schemas: dict[str, Any]) -> None:
                                properties=shown)
     schemas["SettingsUpdate"]["anyOf"] = [
         {"title": title, "type": "object", "additionalProperties": False,
-         "properties": {**form, PROVIDERS: providers}, **_symlink(title)}
+         "properties": {**form, PROVIDERS: providers, CATEGORIES: categories},
+         **_symlink(title)}
         for title, form in (("nested", nested), ("dotted", dotted), ("by name", named))]
-    schemas["SettingKey"]["enum"] = [setting.key for setting in SETTINGS] + [PROVIDERS]
+    schemas["SettingKey"]["enum"] = [setting.key for setting in SETTINGS] + [PROVIDERS,
+                                                                              CATEGORIES]

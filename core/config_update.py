@@ -31,6 +31,7 @@ from core.settings import (
 
 MASK = "********"          # GET's stand-in for a secret that is set; posted back: keep it
 PROVIDERS = "providers"
+CATEGORIES = "categories"
 REQUEST = "the request"
 UPDATED = "the updated config"
 SECTIONS = frozenset(s.key.split(".", 1)[0] for s in SETTINGS)
@@ -53,6 +54,7 @@ class Update:
 
     values: dict[str, Any]
     providers: list[Any] | None
+    categories: dict[str, Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,8 @@ def masked_config(settings: Settings) -> dict[str, Any]:
         tree.setdefault(section, {})[name] = _masked(setting, settings[setting.key])
     tree[PROVIDERS] = [{s.key: _masked(s, getattr(p, s.key)) for s in PROVIDER_SETTINGS}
                        for p in settings.configured_providers]
+    tree[CATEGORIES] = {name: {"providers": list(c.providers)}
+                        for name, c in settings.categories.items()}
     return tree
 
 
@@ -117,6 +121,7 @@ def parse_update(body: object) -> Update:
                            '{"server.log_level": "debug"}')
     values: dict[str, Any] = {}
     providers: list[Any] | None = None
+    categories: dict[str, Any] | None = None
 
     def put(key: str, value: Any) -> None:
         if key in values:
@@ -129,6 +134,11 @@ def parse_update(body: object) -> Update:
                 raise InvalidInput("invalid value for 'providers': must be a list of "
                                    "provider objects (it replaces the whole list)")
             providers = value
+        elif name == CATEGORIES:
+            if not isinstance(value, dict):
+                raise InvalidInput("invalid value for 'categories': must be an object keyed "
+                                   "by category name (it replaces the whole mapping)")
+            categories = value
         elif name in SECTIONS:
             if not isinstance(value, dict):
                 bare = f" (the setting named {name!r} is {BY_NAME[name][0]!r})" \
@@ -152,7 +162,7 @@ def parse_update(body: object) -> Update:
                 raise InvalidInput(f"{_shown(name)} is ambiguous: it names "
                                    f"{' and '.join(keys)}; give the whole key")
             put(keys[0], value)
-    return Update(values, providers)
+    return Update(values, providers, categories)
 
 
 def _checked(setting: Setting, raw: Any, key: str, source: str = REQUEST) -> Any:
@@ -299,6 +309,9 @@ def plan_update(update: Update, data: Mapping[str, Any], running: Settings,
         if _normal_providers(_file_providers(data)) != _normal_providers(entries):
             changed.append(PROVIDERS)
             new[PROVIDERS] = entries
+    if update.categories is not None and update.categories != data.get(CATEGORIES, {}):
+        changed.append(CATEGORIES)
+        new[CATEGORIES] = update.categories
     settings = _validated(new, data, running, environ)
 
     from_env = environment_keys(environ)
@@ -306,6 +319,9 @@ def plan_update(update: Update, data: Mapping[str, Any], running: Settings,
     for key in changed:
         if key == PROVIDERS:
             running_now = settings.providers == running.configured_providers
+            live = False
+        elif key == CATEGORIES:
+            running_now = dict(settings.categories) == dict(running.categories)
             live = False
         else:
             running_now = settings[key] == running[key]

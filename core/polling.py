@@ -79,7 +79,11 @@ class Polling(Outcomes):
     def _learn_metadata(self, torrent: Torrent, remote: RemoteTorrent) -> Torrent:
         """The first time the provider lists files: store them and fix the content folder. (A
         .torrent's files are known from the add; they are replaced only if they differ.)"""
-        if not remote.files or (torrent.folder and len(torrent.files) >= len(remote.files)):
+        known_ids = {f.provider_file_id for f in torrent.files}
+        # a .torrent's files are known from the add, under the add's ids: kept while the
+        # provider's ids are the same (Real-Debrid's), replaced by its own otherwise
+        if not remote.files or (torrent.folder and len(torrent.files) >= len(remote.files)
+                                and all(rf.id in known_ids for rf in remote.files)):
             return torrent
         known = {f.path: f for f in torrent.files}
         paths = [clean_relpath(rf.path) for rf in remote.files]

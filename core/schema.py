@@ -365,4 +365,5 @@ def default_config() -> dict[str, Any]:
             else default
     tree["providers"] = [{k: list(v) if isinstance(v, list) else v for k, v in p.items()}
                          for p in DEFAULT_PROVIDERS]
+    tree["categories"] = {}     # category name -> {"providers": [account names]}
     return tree

@@ -14,7 +14,7 @@ from core.ports import BudgetStore, DebridProvider
 from core.provider_kinds import KINDS, ProviderKind
 from core.settings import ProviderSettings
 from debrid import realdebrid
-from debrid.base import ClientConfig
+from debrid.base import ClientConfig, ProviderBase
 
 SANDBOX_TOKEN = "sandbox"  # noqa: S105 (the embedded sandbox accepts any token)
 SANDBOX_PER_MINUTE = 6000
@@ -86,7 +86,10 @@ def build_provider(settings: ProviderSettings,
         per_minute=settings.rate_limit_per_minute or kind.per_minute,
         create_limit=create_limit, store=store,
         download_api_keys=settings.download_api_keys, service=kind.label)
-    return registered.build(config)
+    client = registered.build(config)
+    if isinstance(client, ProviderBase):
+        client.limit_adds(config)        # a configured create limit, for any provider
+    return client
 
 
 def provider_table() -> str:

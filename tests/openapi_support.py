@@ -41,7 +41,7 @@ schemathesis.openapi.format(
     "category", st.text(min_size=1, max_size=40).filter(lambda c: category_is_valid(c.strip())))
 # The rules of a settings update the document states but its schema cannot (README).
 UNSAYABLE_SETTINGS = ("missing value for 'downloads.mount_path'", "duplicate provider name",
-                      "is not a regular expression")
+                      "is not a regular expression", "no provider named")
 
 CONFIG = schemathesis.Config.from_dict({
     "seed": 20261123,

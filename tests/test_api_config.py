@@ -217,6 +217,22 @@ def test_providers_are_replaced_as_a_whole_list(configured: Configured) -> None:
     assert [p["name"] for p in configured.get()["providers"]] == ["sandbox", "spare"]
 
 
+def test_categories_pin_accounts_as_a_whole_mapping_after_a_restart(
+        configured: Configured) -> None:
+    refused = configured.post(json.dumps({"categories": {"tv-sonarr": {"providers": ["nope"]}}}))
+    assert refused.status_code == 400
+    assert "no provider named 'nope'" in refused.json["error"]
+    assert "categories" not in configured.file() or configured.file()["categories"] == {}
+    pinned = {"tv-sonarr": {"providers": ["spare", "sandbox"]}}
+    response = configured.post(json.dumps({"categories": pinned}))
+    assert response.json == {**NO_CHANGE, "changed": ["categories"],
+                             "restart_required": ["categories"]}
+    assert configured.file()["categories"] == pinned
+    assert configured.get()["categories"] == {}            # what runs, until the restart
+    again = configured.post(json.dumps({"categories": pinned}))
+    assert again.json == NO_CHANGE
+
+
 def test_an_environment_override_is_reported(tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DEBRIDGE__SERVER__LOG_LEVEL", "warning")
