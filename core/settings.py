@@ -381,9 +381,10 @@ def _categories(raw: Any, providers: tuple[ProviderSettings, ...],
     result: dict[str, CategorySettings] = {}
     for category, body in raw.items():
         where = f"categories.{category}"
-        if not isinstance(category, str) or not category_is_valid(category):
+        if not isinstance(category, str) or not category_is_valid(category.strip()):
             raise SettingsError(f"invalid category name {category!r} in 'categories' in "
                                 f"{source}")
+        category = category.strip()         # as the add routes take a category
         if not isinstance(body, Mapping):
             raise SettingsError(f"invalid value for {where!r} in {source}: must be an object")
         for key in body:
