@@ -34,6 +34,7 @@ from debrid.alldebrid_parse import (
 )
 from debrid.base import (
     ClientConfig,
+    DebridError,
     ErrorMapper,
     HttpClient,
     LinkUnavailable,
@@ -135,16 +136,24 @@ class AllDebrid(ProviderBase):
 
     @classmethod
     def build(cls, config: ClientConfig) -> AllDebrid:
-        return cls(name=config.name, api_key=config.api_key, base_url=config.base_url,
-                   timeout=config.timeout, attempts=config.attempts, session=config.session,
-                   per_minute=config.per_minute, store=config.store,
-                   download_api_keys=config.download_api_keys,
-                   service=config.service or KIND.label)
+        client = cls(name=config.name, api_key=config.api_key, base_url=config.base_url,
+                     timeout=config.timeout, attempts=config.attempts, session=config.session,
+                     per_minute=config.per_minute, store=config.store,
+                     download_api_keys=config.download_api_keys,
+                     service=config.service or KIND.label)
+        client.limit_adds(config)       # providers[].create_limit, if one is set
+        return client
 
     def _post(self, path: str, *, idempotent: bool = True, http: HttpClient | None = None,
               **kwargs: Any) -> dict[str, Any]:
         return data_of((http or self.http).request("POST", path, idempotent=idempotent,
                                                    **kwargs))
+
+    def _refusal(self, error: object) -> DebridError:
+        """The error of one item inside a successful answer (one magnet of an upload)."""
+        refusal = error_from(error, 200, self.service)
+        refusal.provider = self.name
+        return refusal
 
     # -- adding -------------------------------------------------------------------------------
     def add_magnet(self, magnet: str, *, only_if_cached: bool = False) -> str:
@@ -163,7 +172,7 @@ class AllDebrid(ProviderBase):
             raise ProtocolError("an upload answered no single magnet")
         item = items[0]
         if item.get("error"):
-            raise error_from(item["error"], 200, self.service)
+            raise self._refusal(item["error"])
         if item.get("id") in (None, ""):
             raise ProtocolError("an upload answered without a magnet id")
         magnet_id = str(item["id"])
@@ -192,7 +201,7 @@ class AllDebrid(ProviderBase):
         if item is None:
             raise ProtocolError("magnet/files did not answer the magnet asked for")
         if item.get("error"):
-            raise error_from(item["error"], 200, self.service)
+            raise self._refusal(item["error"])
         return parse_files(item.get("files") or [])
 
     def list_torrents(self, *, active_only: bool = False,

@@ -311,6 +311,7 @@ def test_a_magnet_error_inside_a_successful_upload(ad: AllDebrid, admin: str) ->
     with pytest.raises(InvalidTorrent) as caught:
         ad.add_magnet(magnet(random_hash(), "Too.Large"))
     assert caught.value.native_code == "MAGNET_TOO_LARGE"
+    assert caught.value.provider == "ad"
 
 
 def test_html_503_rate_limits_and_malformed_bodies(sandbox: str, admin: str,
@@ -432,12 +433,17 @@ def _settings(**fields: Any) -> ProviderSettings:
     return ProviderSettings(**{**defaults, **fields})
 
 
-def test_registry_builds_it_for_both_types(sandbox: str) -> None:
+def test_registry_builds_it_for_both_types(sandbox: str, tmp_path: Path) -> None:
     real = build_provider(_settings(name="ad", type="alldebrid", api_key="k"))
     assert isinstance(real, AllDebrid)
     assert real.http.base_url == "https://api.alldebrid.com"
     fake = build_provider(_settings(name="adx", type="sandbox-alldebrid", base_url=sandbox))
     assert isinstance(fake, AllDebrid)
     assert fake.service == "the AllDebrid sandbox"
+    limited = build_provider(_settings(name="adl", type="alldebrid", api_key="k",
+                                       create_limit=1, create_window_seconds=60.0),
+                             open_store(tmp_path))
+    assert limited.add_wait() == 0.0           # a configured create limit counts adds
+    assert limited.add_wait() > 0
     assert not KIND.capabilities.file_selection
     assert KIND.per_minute == 600

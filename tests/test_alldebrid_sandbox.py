@@ -118,7 +118,9 @@ def test_upload_answers_each_magnet_and_ready_means_cached(ad: AD) -> None:
     refused = ad.upload(magnet(random_hash(), "Nope [infringing]"))
     assert refused["error"]["code"] == "MAGNET_PROCESSING_FAILED"
     ad.error("/v4/magnet/upload", "MAGNET_NO_URI")
-    assert len(ad.ok("/v4.1/magnet/status")["magnets"]) == 2
+    bare = random_hash()
+    assert ad.upload(bare)["hash"] == bare          # a bare infohash is accepted
+    assert len(ad.ok("/v4.1/magnet/status")["magnets"]) == 3
 
 
 def test_upload_file_takes_files_fields(ad: AD, tmp_path: Path) -> None:

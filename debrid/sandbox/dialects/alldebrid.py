@@ -36,6 +36,7 @@ METHODS = ["GET", "POST"]
 PUBLIC_ENDPOINTS = frozenset({"alldebrid.ping"})
 _LINK_PATH = re.compile(r"/f/([A-Z0-9]{13})/?")
 _FILE_FIELD = re.compile(r"files\[\d*\]")
+_HASH = re.compile(r"[0-9a-fA-F]{40}|[A-Za-z2-7]{32}")
 # What each refusal of the shared state is called here.
 UPLOAD_ERRORS = {Why.BAD_MAGNET: "MAGNET_INVALID_URI", Why.BAD_TORRENT: "MAGNET_INVALID_FILE",
                  Why.INFRINGING: "MAGNET_PROCESSING_FAILED"}
@@ -163,8 +164,9 @@ def upload_magnets() -> Response:
         raise AdError("MAGNET_NO_URI")
     magnets = []
     for uri in uris:
-        try:
-            record = common.add_magnet(uri)
+        try:     # a bare infohash is a magnet too
+            record = common.add_magnet(f"magnet:?xt=urn:btih:{uri}" if _HASH.fullmatch(uri)
+                                       else uri)
         except Refusal as refusal:
             _slots_full(refusal.why)
             magnets.append({"magnet": uri, "error": error_body(UPLOAD_ERRORS[refusal.why])})
