@@ -27,6 +27,8 @@ class SandboxOptions:
     tokens: tuple[str, ...] = ()  # accepted bearer tokens; empty = any non-empty token
     exhausted_tokens: tuple[str, ...] = ()  # accounts out of traffic: unrestrict answers 503/36
     cdn_bytes_per_second: int = 0  # CDN throttle per connection; 0 = unthrottled
+    rate_limit_per_second: int = 0  # API requests per token per second (dialects that have one)
+    delayed_link_seconds: float = 0.0  # link steps that can defer (AllDebrid): ready after this
 
     def as_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

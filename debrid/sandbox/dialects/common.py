@@ -204,3 +204,26 @@ def delete(torrent_id: str) -> bool:
 def name_of(record: TorrentRecord, path: str) -> str:
     """A file's path as providers that list the root folder give it: `<name>/<path>`."""
     return f"{record.filename}/{path.lstrip('/')}"
+
+
+# -- integer torrent ids (AllDebrid, TorBox): the state's sequence number stands for the id --
+
+
+def number_of(record: TorrentRecord) -> int:
+    return current().state.torrent_numbers([record.id])[record.id]
+
+
+def numbers_of(records: list[TorrentRecord]) -> dict[str, int]:
+    return current().state.torrent_numbers([r.id for r in records])
+
+
+def torrent_by_number(raw: object, *, select_all: bool = True) -> TorrentRecord:
+    """The torrent whose integer id is `raw` (a form value); NOT_FOUND if none or deleted."""
+    try:
+        number = int(str(raw).strip())
+    except ValueError:
+        raise Refusal(Why.NOT_FOUND) from None
+    torrent_id = current().state.torrent_id_by_number(number) if 0 < number < 2**62 else None
+    if torrent_id is None:
+        raise Refusal(Why.NOT_FOUND)
+    return torrent(torrent_id, select_all=select_all)
