@@ -27,6 +27,8 @@ class SandboxOptions:
     tokens: tuple[str, ...] = ()  # accepted bearer tokens; empty = any non-empty token
     exhausted_tokens: tuple[str, ...] = ()  # accounts out of traffic: unrestrict answers 503/36
     cdn_bytes_per_second: int = 0  # CDN throttle per connection; 0 = unthrottled
+    create_limit: int = 0  # adds per token per create window (TorBox: 60 an hour); 0 = off
+    create_window_seconds: float = 3600.0  # the rolling window create_limit counts in
 
     def as_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
