@@ -46,6 +46,7 @@ from debrid.torbox_parse import (
     parse_account,
     parse_torrent,
     retry_after_of,
+    timestamp,
 )
 
 log = logging.getLogger(__name__)
@@ -164,6 +165,8 @@ class TorBox(ProviderBase):
         except DebridError as exc:
             if exc.native_code == "DUPLICATE_ITEM" and info_hash:
                 return self._existing(info_hash, exc)
+            if exc.native_code == "COOLDOWN_LIMIT" and exc.retry_after is None:
+                exc.retry_after = self._cooldown_left()
             if only_if_cached and "cach" in exc.message.lower() and \
                     isinstance(exc, ProtocolError | NotFound):
                 raise NotCached(f"{self.service} does not have it cached; not added",
@@ -189,6 +192,15 @@ class TorBox(ProviderBase):
             budget.rate_limited(exc.retry_after)
         log.info("provider %s: add refused by the %s limit (retry in %s s)", self.name,
                  "create" if hourly else "request", exc.retry_after)
+
+    def _cooldown_left(self) -> float | None:
+        """Seconds until the plan's download cooldown ends (user/me says), for a retry."""
+        with suppress(DebridError):
+            data = self._call(self.http, "GET", "user/me")
+            until = timestamp(data.get("cooldown_until")) if isinstance(data, dict) else None
+            if until is not None and until > time.time():
+                return until - time.time()
+        return None
 
     def _existing(self, info_hash: str, refusal: DebridError) -> str:
         """TorBox refuses a re-add (DUPLICATE_ITEM): the account's torrent is the add."""

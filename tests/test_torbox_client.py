@@ -164,7 +164,7 @@ def test_uncached_download_is_ready_only_once_present(tb: TorBox, admin: Admin) 
     assert not moving.links
     assert all(not f.link for f in moving.files)
     assert [t.id for t in tb.list_torrents(active_only=True)] == [torrent_id]
-    admin.advance(1.5)
+    admin.advance(3)                                 # a tenth of its time later
     ready = tb.get_torrent(torrent_id)
     assert ready.status is RemoteStatus.READY
     assert ready.links == (f"{torrent_id}/0",
@@ -219,6 +219,43 @@ def test_list_pages_and_skips_repeats(tb: TorBox, admin: Admin) -> None:
     assert [t.id for t in tb.list_torrents(page_size=2)] == ids[::-1]
     assert len(admin.calls("/torrents/mylist")) == 3
     assert all(not t.files for t in tb.list_torrents())
+
+
+def _item(torrent_id: int, state: str = "cached") -> dict[str, Any]:
+    return {"id": torrent_id, "hash": f"{torrent_id:040x}", "name": f"T{torrent_id}",
+            "size": 1, "progress": 1.0, "download_state": state, "download_finished": True,
+            "download_present": True, "files": []}
+
+
+def test_list_survives_overlapping_pages_long_pages_and_a_404_end(tb: TorBox,
+                                                                  admin: Admin) -> None:
+    """A torrent added during the walk shifts the pages (one comes twice); TorBox may send
+    one item more than the limit (observed by stremthru); past the end may be a 404."""
+    route = "/torrents/mylist$"
+    admin.fault(route=route, status=200, body=envelope([_item(9), _item(8), _item(7)]))
+    admin.fault(route=route, status=200, body=envelope([_item(7), _item(6)]))
+    admin.fault(route=route, status=404, body=envelope(error="ITEM_NOT_FOUND", success=False))
+    assert [t.id for t in tb.list_torrents(page_size=2)] == ["9", "8", "7", "6"]
+    offsets = [r["query"] for r in admin.calls("/torrents/mylist")]
+    assert ["offset=0" in offsets[0], "offset=3" in offsets[1], "offset=5" in offsets[2]] == \
+        [True, True, True]
+    admin.fault(route=route, status=200,
+                body=envelope([_item(3, "downloading") | {"download_finished": False},
+                               _item(2, "error"), _item(1)]))
+    assert [t.id for t in tb.list_torrents(active_only=True)] == ["3"]
+
+
+def test_a_cooldown_refusal_says_when_to_retry(tb: TorBox, admin: Admin) -> None:
+    admin.fault(route="/torrents/createtorrent$", status=403,
+                body=envelope(error="COOLDOWN_LIMIT", detail="on cooldown", success=False))
+    admin.fault(route="/user/me$", status=200,
+                body=envelope({"plan": 0, "cooldown_until": "2999-01-01T00:00:00Z"}))
+    with pytest.raises(QuotaExceeded) as caught:
+        tb.add_magnet(magnet(random_hash(), "Later.mkv"))
+    assert caught.value.native_code == "COOLDOWN_LIMIT"
+    assert caught.value.retry_after is not None
+    assert caught.value.retry_after > 86400
+    assert caught.value.retryable
 
 
 def test_account(tb: TorBox) -> None:

@@ -20,7 +20,8 @@ from debrid.sandbox.status import seeders
 
 AUTH_ID = "00000000-sand-box0-0000-000000000001"
 LIST_CACHE_SECONDS = 600.0      # how long /torrents/mylist answers from its cache
-PRESENT_DELAY_SECONDS = 1.0     # a finished download reaches storage this long after
+PRESENT_SHARE = 0.1             # a download reaches storage a tenth of its time after it
+PRESENT_MIN_SECONDS = 1.0       # ends, at least a second
 EXPIRY_SECONDS = 30 * 86400.0   # TorBox removes downloads nobody touched for 30 days
 LINK_LIFETIME_SECONDS = 3600.0  # a requestdl link "opens for 1 hour"
 PLAN_PRO = 2
@@ -99,7 +100,8 @@ def phase(record: TorrentRecord, now: float) -> tuple[str, bool, bool, bool]:
         return "downloading", False, False, True
     if record.cached:
         return "cached", True, True, False
-    present = timeline.ended_at is not None and now >= timeline.ended_at + PRESENT_DELAY_SECONDS
+    ended, started = timeline.ended_at or 0.0, timeline.queue_end or 0.0
+    present = now >= ended + max(PRESENT_MIN_SECONDS, PRESENT_SHARE * (ended - started))
     return "completed", True, present, not present
 
 
