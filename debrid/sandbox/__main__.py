@@ -35,6 +35,10 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--rate-limit", type=int, default=defaults.rate_limit_per_minute, help="requests/minute"
     )
+    parser.add_argument("--create-limit", type=int, default=defaults.create_limit,
+                        help="adds per token per create window (0 = off)")
+    parser.add_argument("--create-window", type=float,
+                        default=defaults.create_window_seconds, help="seconds")
     parser.add_argument(
         "--token", action="append", default=[], help="accepted bearer token (repeatable)"
     )
@@ -49,6 +53,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         link_lifetime_seconds=args.link_lifetime,
         max_active=args.max_active,
         rate_limit_per_minute=args.rate_limit,
+        create_limit=args.create_limit,
+        create_window_seconds=args.create_window,
         tokens=tuple(args.token),
     )
     stopping = threading.Event()

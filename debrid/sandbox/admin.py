@@ -101,6 +101,7 @@ def reset() -> Response:
     sandbox.faults.clear()
     sandbox.requests.clear()
     sandbox.limiter.reset()
+    sandbox.scratch.clear()
     return jsonify({"reset": True})
 
 

@@ -226,3 +226,12 @@ class RateLimiter:
     def reset(self) -> None:
         with self._lock:
             self._buckets.clear()
+
+    def remaining(self, key: str, per_minute: int) -> tuple[int, float]:
+        """(whole requests left now, seconds until the bucket is full again), for providers
+        that send x-ratelimit-remaining/reset headers. Takes nothing."""
+        now = self._clock()
+        with self._lock:
+            level, last = self._buckets.get(key, (float(per_minute), now))
+        level = min(float(per_minute), level + (now - last) * per_minute / 60.0)
+        return max(0, int(level)), max(0.0, (per_minute - level) * 60.0 / per_minute)

@@ -29,6 +29,8 @@ class SandboxOptions:
     cdn_bytes_per_second: int = 0  # CDN throttle per connection; 0 = unthrottled
     rate_limit_per_second: int = 0  # API requests per token per second (dialects that have one)
     delayed_link_seconds: float = 0.0  # link steps that can defer (AllDebrid): ready after this
+    create_limit: int = 0  # adds per token per create window (TorBox: 60 an hour); 0 = off
+    create_window_seconds: float = 3600.0  # the rolling window create_limit counts in
 
     def as_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)

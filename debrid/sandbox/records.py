@@ -104,6 +104,7 @@ class TorrentRecord:
     deleted: bool
     files: list[FileRecord] = field(default_factory=list)
     links: list[str] = field(default_factory=list)
+    seq: int = 0  # insertion order: a numeric id for providers whose ids are integers
 
 
 @dataclass(frozen=True)
@@ -151,6 +152,7 @@ def torrent_from_row(row: sqlite3.Row, files: list[FileRecord], links: list[str]
         deleted=row["deleted_at"] is not None,
         files=files,
         links=links,
+        seq=row["seq"],
     )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from flask import current_app, request
 
@@ -21,6 +22,8 @@ class Sandbox:
     faults: FaultRules = field(default_factory=FaultRules)
     limiter: RateLimiter = field(default_factory=RateLimiter)
     requests: RequestLog = field(default_factory=RequestLog)
+    # a dialect's own in-memory state (TorBox's list cache, create counts); reset clears it
+    scratch: dict[str, Any] = field(default_factory=dict)
 
 
 def current() -> Sandbox:

@@ -305,6 +305,22 @@ class State:
             )
         return cursor.rowcount == 1
 
+    def torrent_id_for_seq(self, seq: int) -> str | None:
+        """The id of the torrent with this `seq` (a dialect's numeric id), deleted or not."""
+        with self.lock:
+            row = self._db.execute("SELECT id FROM torrents WHERE seq = ?", (seq,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def torrent_id_with_hash(self, infohash: str) -> str | None:
+        """The newest torrent of the account with this infohash that is not deleted."""
+        with self.lock:
+            row = self._db.execute(
+                "SELECT id FROM torrents WHERE hash = ? AND deleted_at IS NULL"
+                " ORDER BY seq DESC LIMIT 1",
+                (infohash,),
+            ).fetchone()
+        return None if row is None else str(row[0])
+
     # -- hoster links and generated downloads --
 
     def link(self, link_id: str) -> LinkRecord | None:

@@ -43,6 +43,7 @@ class DialectError(Exception):
 _MODULES = {
     "realdebrid": "debrid.sandbox.dialects.realdebrid",
     "alldebrid": "debrid.sandbox.dialects.alldebrid",
+    "torbox": "debrid.sandbox.dialects.torbox",
 }
 
 

@@ -162,8 +162,9 @@ def file_links(record: TorrentRecord) -> dict[int, str]:
     return dict(zip(selected, record.links, strict=True))
 
 
-def mint(link_id: str, token: str = "") -> DownloadRecord:
-    """A fresh direct link for one hoster link, as Real-Debrid's unrestrict makes it."""
+def mint(link_id: str, token: str = "", lifetime: float | None = None) -> DownloadRecord:
+    """A fresh direct link for one hoster link, as Real-Debrid's unrestrict makes it;
+    `lifetime` caps options.link_lifetime_seconds (a provider whose links live an hour)."""
     sandbox = current()
     state, options = sandbox.state, sandbox.options
     if token and token in options.exhausted_tokens:
@@ -183,7 +184,8 @@ def mint(link_id: str, token: str = "") -> DownloadRecord:
         filename = render.link_filename(record, link.file_ids)
         return state.add_download(link=link, torrent=record, filename=filename,
                                   mime=render.mime_type(filename),
-                                  lifetime=options.link_lifetime_seconds)
+                                  lifetime=min(options.link_lifetime_seconds,
+                                               lifetime or options.link_lifetime_seconds))
 
 
 def current_link(link_id: str) -> DownloadRecord:
