@@ -27,6 +27,7 @@ from debrid.base import (
 )
 
 DUPLICATE = "already_added"
+GENERIC = "try_again"
 # Premiumize's errors carry no code, only a message (usually with HTTP 200), so they are
 # told apart by their words; the first pattern that matches (case-insensitively) wins. The
 # native_code set on the error is the key in the middle. Sources: the API documentation,
@@ -47,7 +48,7 @@ MESSAGES: tuple[tuple[str, str, type[DebridError]], ...] = (
      "not_found", NotFound),
     (r"too many requests|rate limit|slow.?down", "rate_limited", RateLimited),
     (r"an error occured|try again|temporar|maintenance|unavailable|overload",
-     "try_again", ServiceUnavailable),
+     GENERIC, ServiceUnavailable),
 )
 _MESSAGES = tuple((re.compile(pattern, re.IGNORECASE), code, cls)
                   for pattern, code, cls in MESSAGES)
@@ -103,6 +104,8 @@ def map_error(response: requests.Response, service: str = "Premiumize") -> Debri
         error = map_message(message, service)
         if not isinstance(error, ProtocolError) or error.native_code == DUPLICATE:
             error.http_status = status
+            if error.native_code == GENERIC:   # "An error occured": not a coded refusal, an
+                error.native_code = None       # add behind it may have taken effect
             return error
     cls = STATUS_FALLBACK.get(status) or (ServiceUnavailable if status >= 500 else ProtocolError)
     what = f"{service} is down (HTTP 521)" if status == 521 else \

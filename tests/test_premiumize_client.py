@@ -407,6 +407,17 @@ def test_an_add_is_not_resent_after_an_ambiguous_error(sandbox: str, admin: str)
         client.add_magnet(magnet(random_hash(), "Ambiguous.mkv", 10))
     assert caught.value.ambiguous
     assert len(_calls(admin, "/api/transfer/create")) == 1
+    _fault(admin, route="^/api/transfer/create$", status=500, count=1, body={
+        "status": "error", "message": "An error occured. Please try again."})
+    with pytest.raises(ServiceUnavailable) as as_500:
+        client.add_magnet(magnet(random_hash(), "Ambiguous.Too.mkv", 10))
+    assert as_500.value.ambiguous                       # a generic 5xx, not a coded refusal
+    assert len(_calls(admin, "/api/transfer/create")) == 2
+    _fault(admin, route="^/api/transfer/create$", status=503, count=1, body={
+        "status": "error", "message": "Fair use limit reached!"})
+    with pytest.raises(QuotaExceeded) as coded:
+        client.add_magnet(magnet(random_hash(), "Refused.mkv", 10))
+    assert not coded.value.ambiguous                    # refused: it did not take effect
     _fault(admin, route="^/api/transfer/create$", status=429, count=1)
     assert client.add_magnet(magnet(random_hash(), "Refused.Then.Ok.mkv", 10))  # retried
 
