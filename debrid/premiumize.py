@@ -58,7 +58,9 @@ KIND = ProviderKind(
     # 250/min is what clients of comparable APIs keep to (decypharr, riven), and a poll of
     # every transfer is one list call, so it is ample.
     type="premiumize", label="Premiumize", needs_key=True, per_minute=250,
-    capabilities=Capabilities(cache_check=CacheCheck.NATIVE, add_only_if_cached=True,
+    # The create has no cache gate of its own (add_only_if_cached False): the engine asks
+    # the free cache check first; add_magnet(only_if_cached=True) does the same if asked.
+    capabilities=Capabilities(cache_check=CacheCheck.NATIVE, add_only_if_cached=False,
                               file_selection=False, active_slots=True, link_step=False,
                               link_lifetime_seconds=LINK_CACHE_SECONDS,
                               max_hashes_per_check=100),
@@ -289,11 +291,14 @@ class Premiumize(ProviderBase):
         used = body.get("limit_used")
         fair_use = min(1.0, max(0.0, float(used))) \
             if isinstance(used, int | float) and not isinstance(used, bool) else None
-        notes = tuple(f"{label}: {body[key]}" for key, label in
-                      (("space_used", "space used (bytes)"), ("booster_points", "booster points"))
-                      if body.get(key) is not None)
+        notes: list[str] = []
+        space, points = body.get("space_used"), body.get("booster_points")
+        if isinstance(space, int | float) and not isinstance(space, bool):
+            notes.append(f"cloud space used: {space / 1e9:.1f} GB")
+        if points is not None:
+            notes.append(f"booster points: {points}")
         return Account(username=str(body.get("customer_id") or ""), premium=premium,
-                       expires_at=_iso(until), fair_use=fair_use, notes=notes)
+                       expires_at=_iso(until), fair_use=fair_use, notes=tuple(notes))
 
 
 def _remote_file(item: dict[str, Any], path: str) -> RemoteFile:

@@ -380,6 +380,7 @@ def test_account(pm: Premiumize) -> None:
     assert account.username == "1000001"
     assert account.expires_at.endswith("Z")
     assert account.fair_use == 0.0
+    assert account.notes == ("cloud space used: 0.0 GB", "booster points: 0")
 
 
 def test_an_expired_link_is_resolved_afresh(pm: Premiumize, admin: str) -> None:
