@@ -44,6 +44,7 @@ _MODULES = {
     "realdebrid": "debrid.sandbox.dialects.realdebrid",
     "alldebrid": "debrid.sandbox.dialects.alldebrid",
     "torbox": "debrid.sandbox.dialects.torbox",
+    "premiumize": "debrid.sandbox.dialects.premiumize",
 }
 
 

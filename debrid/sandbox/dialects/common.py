@@ -10,15 +10,24 @@ from typing import Any
 from debrid.sandbox import render
 from debrid.sandbox.catalogue import (
     CatalogueEntry,
+    CatalogueFile,
     InvalidMagnetError,
     InvalidTorrentError,
     entry_for_magnet,
     entry_for_upload,
+    marker_entry,
     parse_magnet,
     parse_torrent_file,
 )
-from debrid.sandbox.records import DownloadRecord, TorrentRecord
+from debrid.sandbox.records import (
+    DownloadRecord,
+    FileRecord,
+    LinkRecord,
+    TorrentRecord,
+    random_id,
+)
 from debrid.sandbox.runtime import Sandbox, current, origin
+from debrid.sandbox.status import Timeline
 
 
 class Why(enum.StrEnum):
@@ -229,3 +238,52 @@ def torrent_by_number(raw: object, *, select_all: bool = True) -> TorrentRecord:
     if torrent_id is None:
         raise Refusal(Why.NOT_FOUND)
     return torrent(torrent_id, select_all=select_all)
+# -- added for the Premiumize dialect: instant links without a torrent, lookups by hash -----
+
+def entry_of(record: TorrentRecord) -> CatalogueEntry:
+    """The catalogue entry behind a torrent: the seeded one, else what its name's markers
+    say (as at the add)."""
+    sandbox = current()
+    seeded = sandbox.state.catalogue_entry(record.hash)
+    if seeded is not None:
+        return seeded
+    return marker_entry(record.hash, record.filename, (), sandbox.options.dead_after_seconds)
+
+
+def torrents_with_hash(info_hash: str) -> list[TorrentRecord]:
+    """The account's (undeleted) torrents with this info-hash, newest first, without files."""
+    state = current().state
+    found: list[TorrentRecord] = []
+    offset = 0
+    while True:
+        total, page = state.list_torrents(offset, 5000)
+        found.extend(t for t in page if t.hash == info_hash)
+        offset += len(page)
+        if not page or offset >= total:
+            return found
+
+
+def mint_detached(entry: CatalogueEntry) -> list[tuple[CatalogueFile, DownloadRecord]]:
+    """Direct links to every file of a cached entry, with no torrent in the account: what
+    an instant download of cached content (Premiumize's transfer/directdl) hands out. The
+    bytes are the ones a torrent of this entry would serve (same hash, same file ids)."""
+    sandbox = current()
+    state, options = sandbox.state, sandbox.options
+    if not entry.cached or entry.infringing:
+        raise Refusal(Why.NOT_CACHED)
+    now = state.now()
+    files = [FileRecord(i, f.path, f.bytes, True) for i, f in enumerate(entry.files, start=1)]
+    record = TorrentRecord(
+        id=random_id(), hash=entry.hash, filename=entry.name, cached=True, archive=False,
+        original_bytes=sum(f.bytes for f in files), bytes=sum(f.bytes for f in files),
+        timeline=Timeline(added=now, conversion_end=now, no_metadata=False, selected_at=now,
+                          queue_end=now, ended_at=now),
+        deleted=False, files=files)
+    minted = []
+    for file, catalogue_file in zip(files, entry.files, strict=True):
+        link = LinkRecord(random_id(), record.id, [file.id])
+        filename = render.link_filename(record, link.file_ids)
+        minted.append((catalogue_file, state.add_download(
+            link=link, torrent=record, filename=filename, mime=render.mime_type(filename),
+            lifetime=options.link_lifetime_seconds)))
+    return minted
