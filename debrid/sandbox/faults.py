@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import random
 import re
 import threading
@@ -34,6 +35,8 @@ class FaultRule:
     count: int | None  # firings left; None = forever
     delay: float
     after_bytes: int = 0  # "cut": the CDN drops the connection after this many body bytes
+    body: Any = None  # "status": this body instead (a string as text, anything else as JSON)
+    headers: tuple[tuple[str, str], ...] = ()  # extra headers on the faulted answer
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -48,6 +51,8 @@ class FaultRule:
             "count": self.count,
             "delay": self.delay,
             "after_bytes": self.after_bytes,
+            "body": self.body,
+            "headers": dict(self.headers),
         }
 
 
@@ -86,6 +91,10 @@ def rule_from_json(payload: Mapping[str, Any], rule_id: int) -> FaultRule:
     after_bytes = payload.get("after_bytes", 0)
     if isinstance(after_bytes, bool) or not isinstance(after_bytes, int) or after_bytes < 0:
         raise ValueError("'after_bytes' must be a non-negative integer")
+    headers = payload.get("headers", {})
+    if not isinstance(headers, dict) or not all(
+            isinstance(k, str) and isinstance(v, str) for k, v in headers.items()):
+        raise ValueError("'headers' must be an object of strings")
     probability = _number(payload, "probability", 1.0)
     if probability > 1:
         raise ValueError("'probability' must be between 0 and 1")
@@ -101,6 +110,8 @@ def rule_from_json(payload: Mapping[str, Any], rule_id: int) -> FaultRule:
         count=count,
         delay=_number(payload, "delay", 0.0),
         after_bytes=after_bytes,
+        body=payload.get("body"),
+        headers=tuple(headers.items()),
     )
 
 
@@ -164,12 +175,24 @@ def fault_response(rule: FaultRule) -> Response | None:
         time.sleep(rule.delay)
     if rule.kind in ("timeout", "cut"):
         return None
+    response = _faulted(rule)
+    for name, value in rule.headers:
+        response.headers[name] = value
+    return response
+
+
+def _faulted(rule: FaultRule) -> Response:
     if rule.kind == "malformed":
         return Response(_MALFORMED_BODY, status=rule.status, mimetype="application/json")
     if rule.html:
         reason = HTTP_STATUS_CODES.get(rule.status, "Error")
         body = f"<html><body><h1>{rule.status} {reason}</h1></body></html>"
         return Response(body, status=rule.status, mimetype="text/html")
+    if isinstance(rule.body, str):
+        return Response(rule.body, status=rule.status, mimetype="text/plain")
+    if rule.body is not None:
+        # any envelope (another dialect's, or a 200 that carries an error)
+        return Response(json.dumps(rule.body), status=rule.status, mimetype="application/json")
     if rule.error_code is not None:
         return error_response(rule.status, rule.error_code)
     return Response(b"", status=rule.status)
