@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from core.ports import BudgetStore, DebridProvider
 from core.provider_kinds import KINDS, ProviderKind
 from core.settings import ProviderSettings
-from debrid import realdebrid
+from debrid import debridlink, realdebrid
 from debrid.base import ClientConfig
 
 SANDBOX_TOKEN = "sandbox"  # noqa: S105 (the embedded sandbox accepts any token)
@@ -92,6 +92,7 @@ def build_provider(settings: ProviderSettings,
 # One line per provider: (its module's declaration, its builder, its sandbox dialect).
 PROVIDERS: list[tuple[ProviderKind, Builder, str, str]] = [
     (realdebrid.KIND, realdebrid.RealDebrid.build, "realdebrid", "sandbox"),
+    (debridlink.KIND, debridlink.DebridLink.build, "debridlink", ""),
 ]
 for _kind, _build, _dialect, _sandbox_type in PROVIDERS:
     register(_kind, _build, dialect=_dialect, sandbox_type=_sandbox_type)

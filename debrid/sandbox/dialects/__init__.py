@@ -42,6 +42,7 @@ class DialectError(Exception):
 
 _MODULES = {
     "realdebrid": "debrid.sandbox.dialects.realdebrid",
+    "debridlink": "debrid.sandbox.dialects.debridlink",
 }
 
 
