@@ -40,6 +40,7 @@ from debrid.base import (
     ServiceUnavailable,
     SlotsFull,
     Unsupported,
+    _retry_after,
 )
 
 log = logging.getLogger(__name__)
@@ -143,7 +144,8 @@ def envelope_error(body: dict[str, Any], status: int,
     code = str(body.get("error") or "")
     cls = ERROR_CODES.get(code) or STATUS_FALLBACK.get(status) or \
         (ServiceUnavailable if status >= 500 else ProtocolError)
-    text = MESSAGES.get(code, "{service} error {code}").format(service=service, code=code)
+    text = MESSAGES.get(code, "{service} error {code}" if code else "{service} refused it")
+    text = text.format(service=service, code=code)
     description = body.get("error_description")
     if isinstance(description, str) and description:
         text = f"{text}: {description}"
@@ -173,14 +175,6 @@ def _json(response: requests.Response) -> Any:
     except ValueError:
         raise ProtocolError(f"expected JSON, got {response.headers.get('Content-Type')}",
                             http_status=response.status_code) from None
-
-
-def _retry_after(response: requests.Response) -> float | None:
-    try:
-        seconds = float(response.headers.get("Retry-After", "").strip())
-    except ValueError:
-        return None
-    return seconds if 0 < seconds <= 3600 else None
 
 
 def _failure(text: str) -> FailureCause:

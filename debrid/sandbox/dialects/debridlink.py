@@ -129,10 +129,6 @@ def _ids(raw: str) -> list[str]:
     return ids
 
 
-def _flag(value: object) -> bool:
-    return value is True or (isinstance(value, str) and value.lower() in ("true", "1"))
-
-
 # -- rendering --------------------------------------------------------------------------------
 def torrent_json(record: TorrentRecord) -> dict[str, Any]:
     """The torrent object; its files carry direct URLs once it has finished."""
@@ -199,7 +195,6 @@ def seedbox_add() -> Response:
         raise DLError("badArguments")
     # `wait` (select files before it starts), `async` and `structureType: tree` are
     # accepted and not acted on: the sandbox answers at once with a flat file list.
-    _flag(fields.get("wait"))
     try:
         if upload is not None:
             record = common.add_upload(upload.read())
