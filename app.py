@@ -49,12 +49,14 @@ from core.outbox import HookOutbox, HookPolicy
 from core.policy import Policies, ProviderPolicy
 from core.ports import DebridProvider
 from core.preferences import Preferences
+from core.routing import Routing
 from core.selection import SelectionRules
 from core.services import EXTENSION_KEY, Services
 from core.settings import Settings, SettingsError, config_path, load_settings, replace_provider
 from core.slots import SlotGate
 from debrid import build_provider, provider_type
 from debrid.cdn import HttpContentSource
+from debrid.check import check_provider_command
 from debrid.sandbox import SandboxOptions, SandboxServer
 from debrid.torrent_fetch import HttpTorrentFetcher
 from hooks import HookRunner
@@ -171,6 +173,12 @@ def build_hooks(settings: Settings, store: SqliteStore) -> HookOutbox:
                                  settings["hooks.retry_seconds"]), owner=make_owner_id())
 
 
+def routing(settings: Settings) -> Routing:
+    """The accounts adds go to: `providers` in order, or a category's pinned ones."""
+    return Routing([p.name for p in settings.providers],
+                   {name: c.providers for name, c in settings.categories.items()})
+
+
 def build_engine(settings: Settings, store: SqliteStore, providers: Mapping[str, DebridProvider],
                  links: LinkResolver, hooks: HookOutbox) -> tuple[Engine, Lifecycle]:
     """The torrent engine and its periodic jobs, configured from the settings."""
@@ -194,7 +202,7 @@ def build_engine(settings: Settings, store: SqliteStore, providers: Mapping[str,
                               settings["selection.extra_patterns"],
                               settings["selection.min_file_mb"],
                               settings["selection.max_file_mb"]),
-                          policies=policies)
+                          policies=policies, routing=routing(settings))
     slots = SlotGate(store, providers, settings["downloads.max_active"],
                      Preferences(store).active_download_limit)
     lifecycle = Lifecycle(store, providers, finalizer, config, slots)
@@ -232,7 +240,7 @@ def create_app(settings: Settings, *, start_background: bool = True) -> Flask:
     hooks = build_hooks(settings, store)
     engine, lifecycle = build_engine(settings, store, providers, links, hooks)
     library = Library(store, downloads_folder=settings.downloads_folder,
-                      default_provider=settings.providers[0].name,
+                      routing=routing(settings),
                       add_wait_seconds=settings["qbit.add_wait_seconds"], wake=engine.wake,
                       waits_for_slot=lifecycle.waits_for_slot,
                       must_be_cached=lifecycle.must_be_cached)
@@ -374,6 +382,13 @@ def main(argv: list[str] | None = None) -> int:
         subs[name].add_argument("--config", help="config file (default: $DEBRIDGE_CONFIG or "
                                                  "./config.json)")
     subs["unban"].add_argument("address", nargs="?", help="the banned IP address")
+    checker = subs["check-provider"] = commands.add_parser(
+        "check-provider", help="check provider account NAME: its key, status and limits")
+    checker.add_argument("name", help="the provider's name (providers[].name)")
+    checker.add_argument("--add-test", action="store_true",
+                         help="also add and remove a small public-domain magnet")
+    checker.add_argument("--config", help="config file (default: $DEBRIDGE_CONFIG or "
+                                          "./config.json)")
     hasher = commands.add_parser("hash-password", help="print a hash to put in auth.password")
     hasher.add_argument("password", nargs="?",
                         help="(prompted for when omitted; without a terminal, read from stdin)")
@@ -400,6 +415,8 @@ def main(argv: list[str] | None = None) -> int:
         return reset_command(settings, "auth.api_key", "new API key", reset_api_key)
     if args.command == "unban":
         return unban_command(settings, args.address)
+    if args.command == "check-provider":
+        return check_provider_command(settings, args.name, add_test=args.add_test)
     threading.current_thread().name = "main"
     return serve(settings)
 

@@ -24,6 +24,7 @@ from core.models import LIVE_STATES, Category, Torrent, TorrentFile, TorrentStat
 from core.naming import category_is_valid, clean_relpath
 from core.ports import LibraryStore
 from core.preferences import Preferences
+from core.routing import Routing
 from core.view import TorrentView, torrent_view
 
 log = logging.getLogger(__name__)
@@ -34,14 +35,14 @@ S = TorrentState
 class Library(LibraryAdds, LibraryEdits, LibraryRegistry):
     """The torrent library as clients see it."""
 
-    def __init__(self, store: LibraryStore, *, downloads_folder: Path, default_provider: str,
+    def __init__(self, store: LibraryStore, *, downloads_folder: Path, routing: Routing,
                  add_wait_seconds: float, wake: Callable[[], None],
                  clock: Callable[[], float] = time.time,
                  waits_for_slot: Callable[[Torrent], bool] = lambda _: False,
                  must_be_cached: Callable[[Torrent], bool] = lambda _: False) -> None:
         self.store = store
         self.configured_downloads_folder = downloads_folder
-        self.default_provider = default_provider
+        self.routing = routing
         self.add_wait_seconds = add_wait_seconds
         self.wake = wake
         self.clock = clock

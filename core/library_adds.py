@@ -16,6 +16,7 @@ from core.models import NewTorrent, Torrent, TorrentState
 from core.naming import display_name, folder_candidates
 from core.ports import LibraryStore
 from core.preferences import Preferences
+from core.routing import Routing
 from core.sources import TorrentSource
 
 log = logging.getLogger("core.library")
@@ -81,7 +82,7 @@ class LibraryAdds:
     clock: Callable[[], float]
     wake: Callable[[], None]
     preferences: Preferences
-    default_provider: str
+    routing: Routing
     add_wait_seconds: float
     waits_for_slot: Callable[[Torrent], bool]
     must_be_cached: Callable[[Torrent], bool]
@@ -198,7 +199,8 @@ class LibraryAdds:
             torrent_file=source.torrent_file, trackers=source.trackers, files=source.files,
             total_size=source.total_size, category=options.category, tags=options.tags,
             save_path=save_path, paused=options.paused, ratio_limit=options.ratio_limit,
-            seeding_time_limit=options.seeding_time_limit, provider=self.default_provider,
+            seeding_time_limit=options.seeding_time_limit,
+            provider=self.routing.first(options.category),
             inactive_seeding_time_limit=options.inactive_seeding_time_limit,
             force_start=options.force_start, piece_size=source.piece_size,
             origin_name=source.name, content_layout=layout,

@@ -15,6 +15,7 @@ from core.finalize import Finalizer
 from core.models import LIVE_STATES, FailureReason, Torrent, TorrentState
 from core.policy import Policies
 from core.ports import DebridProvider, EngineStore
+from core.routing import Routing
 from core.selection import SelectionRules
 from core.slots import SlotGate
 
@@ -56,6 +57,7 @@ class EngineConfig:
     copy_timeout: float             # seconds a copy may get no byte from the CDN
     selection: SelectionRules
     policies: Policies
+    routing: Routing | None = None   # None: each torrent stays with its account
     submit_grace: float = SUBMIT_GRACE_SECONDS   # not a setting
 
 
@@ -84,6 +86,12 @@ class Outcomes:
             S.FAILED, self.clock(), reason=reason.value, message=message, speed=0)
         if changed:
             log.info("torrent %s (%s) failed: %s", torrent.hash, torrent.name, message)
+
+    def must_be_cached(self, torrent: Torrent) -> bool:
+        """Whether only a cached copy will do (at the torrent's account)."""
+        if torrent.uncached >= 0:        # the add chose (/api/add's downloadUncached)
+            return torrent.uncached == 0
+        return self.config.policies.must_be_cached(torrent.provider, torrent.category)
 
     def young(self, torrent: Torrent) -> bool:
         """Just added: a client may be waiting for the add's verdict."""

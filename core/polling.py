@@ -12,19 +12,23 @@ from core.layout import layout_fields
 from core.models import FailureReason, Torrent, TorrentFile, TorrentState
 from core.naming import clean_relpath, display_name, folder_candidates, sanitize_component
 from core.outcomes import Outcomes
-from core.ports import DebridProvider, RemoteStatus, RemoteTorrent
+from core.ports import DebridProvider, FailureCause, RemoteStatus, RemoteTorrent
 from core.selection import Candidate, Selection, select_archives, select_files
 
 log = logging.getLogger(__name__)
 S = TorrentState
 R = RemoteStatus
 
-FAILED_STATUS_REASONS = {
-    "magnet_error": (FailureReason.MAGNET_ERROR,
+C = FailureCause
+FAILURE_REASONS = {
+    C.MAGNET_ERROR: (FailureReason.MAGNET_ERROR,
                      "the provider could not fetch the magnet's metadata"),
-    "dead": (FailureReason.DEAD, "the provider reports the torrent dead (no seeders, or its "
+    C.DEAD: (FailureReason.DEAD, "the provider reports the torrent dead (no seeders, or its "
                                  "content was removed)"),
-    "virus": (FailureReason.INVALID, "the provider flagged the content as a virus"),
+    C.VIRUS: (FailureReason.INVALID, "the provider flagged the content as a virus or invalid"),
+    C.INFRINGING: (FailureReason.INFRINGING, "the provider removed it as infringing"),
+    C.TOO_LARGE: (FailureReason.INVALID, "the torrent is too large for the provider"),
+    C.TIMEOUT: (FailureReason.STALLED, "the provider gave up downloading it (took too long)"),
 }
 PROBE_SECONDS = 3.0           # a cached torrent is ready this soon after selection
 CACHED_METADATA_SECONDS = 10.0   # a cached magnet has its metadata this soon
@@ -48,15 +52,25 @@ class Polling(Outcomes):
     def _apply(self, torrent: Torrent, remote: RemoteTorrent, provider: DebridProvider) -> None:
         status = remote.status
         if status is R.FAILED:
-            reason, text = FAILED_STATUS_REASONS.get(
-                remote.raw_status, (FailureReason.PROVIDER_ERROR,
-                                    f"the provider reported status {remote.raw_status!r}"))
+            reason, text = FAILURE_REASONS.get(
+                remote.failure or C.ERROR, (FailureReason.PROVIDER_ERROR,
+                                            f"the provider reported status {remote.raw_status!r}"))
+            if remote.message:
+                text = f"{text}: {remote.message}"
             self.fail(torrent, reason, text)
         elif status is R.METADATA:
             if not self._probe_pending(torrent, CACHED_METADATA_SECONDS):
                 self._waiting_metadata(torrent, remote)
-        elif status is R.WAITING_SELECTION:
-            self._select(torrent, provider)
+        elif status is R.WAITING_SELECTION or (
+                torrent.state is S.RESOLVING and not provider.capabilities.file_selection):
+            # a provider without a selection step downloads everything: Debridge still picks
+            # what it places, once, when the files are first known
+            if not torrent.files:
+                self._waiting_metadata(torrent, remote)
+            elif self._select(torrent, provider) and status is not R.WAITING_SELECTION:
+                refreshed = self.store.get_torrent(torrent.id, with_files=True)
+                if refreshed is not None and refreshed.state is S.DOWNLOADING:
+                    self._apply(refreshed, remote, provider)
         elif status is R.READY:
             self._ready(torrent, remote)
         elif not self._probe_pending(torrent, PROBE_SECONDS):
@@ -98,7 +112,9 @@ class Polling(Outcomes):
         assert refreshed is not None
         return refreshed
 
-    def _select(self, torrent: Torrent, provider: DebridProvider) -> None:
+    def _select(self, torrent: Torrent, provider: DebridProvider) -> bool:
+        """Choose the files (and tell the provider, where it has a selection step); False
+        when the torrent failed instead."""
         wanted = [f.provider_file_id for f in torrent.files if f.priority > 0]
         skipped = {f.provider_file_id for f in torrent.files if f.priority == 0}
         candidates = [Candidate(f.provider_file_id, f.path, f.size)
@@ -111,7 +127,7 @@ class Polling(Outcomes):
             if self.config.action != "download":
                 self._drop_remote(torrent)
                 self.fail(torrent, FailureReason.NOTHING_SELECTABLE, ARCHIVES_NOT_LINKED)
-                return
+                return False
             choice = packed
             names = [f.path for f in torrent.files if f.provider_file_id in packed.ids]
             self.store.update_torrent(torrent.id, reason=FailureReason.ARCHIVE.value, message=(
@@ -121,24 +137,21 @@ class Polling(Outcomes):
         if not choice.ids:
             self._drop_remote(torrent)
             self.fail(torrent, FailureReason.NOTHING_SELECTABLE, choice.reason)
-            return
+            return False
         chosen = set(choice.ids)
         for f in torrent.files:
             self.store.update_file(torrent.id, f.index, selected=f.provider_file_id in chosen)
         size = sum(f.size for f in torrent.files if f.provider_file_id in chosen)
         self.store.update_torrent(torrent.id, size=size)
-        provider.select_files(torrent.provider_torrent_id, choice.ids)
+        if provider.capabilities.file_selection:
+            provider.select_files(torrent.provider_torrent_id, choice.ids)
         log.info("torrent %s: selected %d of %d files", torrent.hash, len(chosen),
                  len(torrent.files))
         self.store.transition(torrent.id, [S.RESOLVING, S.DOWNLOADING], S.DOWNLOADING,
                               self.clock(), next_check_at=self.clock() + 0.2, attempts=0)
+        return True
 
     # -- the cache probe ----------------------------------------------------------------------
-    def must_be_cached(self, torrent: Torrent) -> bool:
-        if torrent.uncached >= 0:        # the add chose (/api/add's downloadUncached)
-            return torrent.uncached == 0
-        return self.config.policies.must_be_cached(torrent.provider, torrent.category)
-
     def _probe_pending(self, torrent: Torrent, grace: float) -> bool:
         """For a release that must be cached: True while it may still turn out cached (look
         again soon), or once it failed as not cached. False: go on as usual."""
@@ -166,15 +179,19 @@ class Polling(Outcomes):
 
     # -- progress -----------------------------------------------------------------------------
     def _adopt_remote_files(self, torrent: Torrent, remote: RemoteTorrent) -> None:
-        """Take the provider's selection and links (it is the truth once it has them)."""
+        """Take the provider's selection and links (it is the truth once it has them). A
+        provider without a selection step has everything: the selection stays Debridge's."""
         by_id = {rf.id: rf for rf in remote.files}
+        own = not self.providers[torrent.provider].capabilities.file_selection
         for f in torrent.files:
             rf = by_id.get(f.provider_file_id)
-            if rf is not None and (rf.selected != f.selected or rf.link != f.link):
-                self.store.update_file(torrent.id, f.index, selected=rf.selected, link=rf.link)
-        selected = sum(rf.size for rf in remote.files if rf.selected)
-        if selected:
-            self.store.update_torrent(torrent.id, size=selected)
+            selected = f.selected if own or rf is None else rf.selected
+            if rf is not None and (selected != f.selected or rf.link != f.link):
+                self.store.update_file(torrent.id, f.index, selected=selected, link=rf.link)
+        size = sum(f.size for f in torrent.files if f.selected) if own else \
+            sum(rf.size for rf in remote.files if rf.selected)
+        if size:
+            self.store.update_torrent(torrent.id, size=size)
 
     def _downloading(self, torrent: Torrent, remote: RemoteTorrent) -> None:
         if remote.files:
@@ -250,7 +267,11 @@ class Polling(Outcomes):
     # -- ready --------------------------------------------------------------------------------
     def _ready(self, torrent: Torrent, remote: RemoteTorrent) -> None:
         self._adopt_remote_files(torrent, remote)
-        selected = [rf for rf in remote.files if rf.selected]
+        if self.providers[torrent.provider].capabilities.file_selection:
+            selected = [rf for rf in remote.files if rf.selected]
+        else:
+            mine = {f.provider_file_id for f in torrent.files if f.selected}
+            selected = [rf for rf in remote.files if rf.id in mine]
         if remote.is_archive:
             if not self._take_archive(torrent, remote, len(selected)):
                 return

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from core.naming import category_is_valid
 from core.provider_kinds import KINDS
 from core.schema import (
     BY_KEY,
@@ -48,6 +49,17 @@ class ProviderSettings:
     allow_renew: bool
 
 
+@dataclass(frozen=True)
+class CategorySettings:
+    """One entry of `categories`, keyed by category name: the provider accounts its adds
+    may use, in order (empty: every account, in the order of `providers`)."""
+
+    providers: tuple[str, ...] = ()
+
+
+CATEGORY_KEYS = ("providers",)
+
+
 class Settings(Mapping[str, Any]):
     """Validated settings, read by dotted key (`settings["server.port"]`); never mutated.
     `configured_providers` are the providers as configured, before start-up filled in
@@ -55,9 +67,11 @@ class Settings(Mapping[str, Any]):
 
     def __init__(self, values: dict[str, Any], providers: tuple[ProviderSettings, ...],
                  source: str, base_dir: Path,
-                 configured_providers: tuple[ProviderSettings, ...] | None = None) -> None:
+                 configured_providers: tuple[ProviderSettings, ...] | None = None,
+                 categories: Mapping[str, CategorySettings] | None = None) -> None:
         self._values = dict(values)
         self.providers = providers
+        self.categories: Mapping[str, CategorySettings] = dict(categories or {})
         self.source = source
         self.base_dir = base_dir
         self.configured_providers = providers if configured_providers is None \
@@ -92,12 +106,12 @@ class Settings(Mapping[str, Any]):
 
     def with_providers(self, providers: tuple[ProviderSettings, ...]) -> Settings:
         return Settings(self._values, providers, self.source, self.base_dir,
-                        self.configured_providers)
+                        self.configured_providers, self.categories)
 
     def with_values(self, changes: Mapping[str, Any]) -> Settings:
         """A copy with some (already validated) values changed: a live update."""
         return Settings({**self._values, **changes}, self.providers, self.source,
-                        self.base_dir, self.configured_providers)
+                        self.base_dir, self.configured_providers, self.categories)
 
     def redacted(self) -> dict[str, Any]:
         """Every value, secrets (the schema's `secret` keys) masked: safe to log or return
@@ -105,6 +119,9 @@ class Settings(Mapping[str, Any]):
         out = {k: _masked(BY_KEY[k], v) for k, v in self._values.items()}
         out["providers"] = [{s.key: _masked(s, getattr(p, s.key)) for s in PROVIDER_SETTINGS}
                             for p in self.providers]
+        if self.categories:
+            out["categories"] = {name: {"providers": list(c.providers)}
+                                 for name, c in self.categories.items()}
         return out
 
 
@@ -226,6 +243,8 @@ def _flatten(data: Mapping[str, Any], source: str) -> tuple[dict[str, Any], list
     flat: dict[str, Any] = {}
     providers = None
     for section, body in data.items():
+        if section == "categories":
+            continue                # validated once the providers are known
         if section == "providers":
             if not isinstance(body, list):
                 raise SettingsError(f"invalid value for 'providers' in {source}: must be a list")
@@ -345,7 +364,42 @@ def settings_from_mapping(data: Mapping[str, Any], *, source: str = "<settings>"
             "missing value for 'downloads.mount_path': downloads.action is 'symlink' (in "
             f"{env_sources.get('downloads.action', source)}), which links into the mount; set "
             f"it in {source} or {ENV_PREFIX}DOWNLOADS__MOUNT_PATH")
-    return Settings(values, provider_settings, source, base_dir or Path.cwd())
+    categories = _categories(data.get("categories"), provider_settings, source)
+    return Settings(values, provider_settings, source, base_dir or Path.cwd(),
+                    categories=categories)
+
+
+def _categories(raw: Any, providers: tuple[ProviderSettings, ...],
+                source: str) -> dict[str, CategorySettings]:
+    """`categories`: {name: {"providers": [account names]}}; each name must be an account."""
+    if raw is None:
+        return {}
+    if not isinstance(raw, Mapping):
+        raise SettingsError(f"invalid value for 'categories' in {source}: must be an object "
+                            "keyed by category name")
+    names = [p.name for p in providers]
+    result: dict[str, CategorySettings] = {}
+    for category, body in raw.items():
+        where = f"categories.{category}"
+        if not isinstance(category, str) or not category_is_valid(category):
+            raise SettingsError(f"invalid category name {category!r} in 'categories' in "
+                                f"{source}")
+        if not isinstance(body, Mapping):
+            raise SettingsError(f"invalid value for {where!r} in {source}: must be an object")
+        for key in body:
+            if key not in CATEGORY_KEYS:
+                raise SettingsError(f"unknown key '{where}.{key}' in {source}")
+        pinned = body.get("providers", [])
+        if not isinstance(pinned, list) or not all(isinstance(n, str) for n in pinned):
+            raise SettingsError(f"invalid value for '{where}.providers' in {source}: must be "
+                                "a list of provider names")
+        unknown = [n for n in pinned if n not in names]
+        if unknown:
+            raise SettingsError(f"invalid value for '{where}.providers' in {source}: no "
+                                f"provider named {', '.join(map(repr, unknown))} (providers: "
+                                f"{', '.join(names)})")
+        result[category] = CategorySettings(tuple(dict.fromkeys(pinned)))
+    return result
 
 
 def config_path(cli_path: str | None, environ: Mapping[str, str] | None = None) -> Path:

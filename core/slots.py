@@ -3,7 +3,7 @@
 A torrent holds a slot from the add until the provider has finished it. Torrents beyond a
 limit wait queued (qBittorrent's queuedDL) and start in queue order as slots free up. The
 provider's own limit and how many slots other tools use are read from the provider now and
-then (Real-Debrid's activeCount) and kept in the store.
+then (where the provider reports them: capabilities.active_slots) and kept in the store.
 """
 
 from __future__ import annotations
@@ -81,11 +81,11 @@ class SlotGate:
                                "ours": ours, "at": self.clock(), "ttl": FULL_TTL})
 
     def _refresh(self, provider: str, ours: int) -> dict[str, float] | None:
-        counter = getattr(self.providers.get(provider), "active_count", None)
-        if counter is None:
+        client = self.providers.get(provider)
+        if client is None or not client.capabilities.active_slots:
             return None
         try:
-            used, limit = counter()
+            used, limit = client.active_count()
         except ProviderError as exc:
             log.info("provider %s: cannot read its active downloads: %s", provider, exc.message)
             return None

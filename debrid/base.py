@@ -184,7 +184,10 @@ class HttpClient:
             error.provider = self.provider
             if error.retry_after is None:
                 error.retry_after = _retry_after(response)
-            if response.status_code >= 500 and not idempotent:
+            # A 5xx that is not the provider's own refusal (a proxy's page, a crash) may have
+            # come after the add took effect; a coded refusal (slots full, maintenance) not.
+            if response.status_code >= 500 and not idempotent and \
+                    (error.native_code is None or isinstance(error, ProtocolError)):
                 error.ambiguous = True
             log.info("provider %s: %s %s -> HTTP %d %s", self.provider, method,
                      path.split("?")[0], response.status_code, error.message)

@@ -89,6 +89,27 @@ def build_provider(settings: ProviderSettings,
     return registered.build(config)
 
 
+def provider_table() -> str:
+    """One row per provider type: what its API can do, its limits, where its key comes from."""
+    rows = ["| `type` | provider | cache check | file selection | slot count | links | "
+            "published limits | API key |", "|---|---|---|---|---|---|---|---|"]
+    for registered in provider_types():
+        kind, caps = registered.kind, registered.kind.capabilities
+        cache = {"native": "yes (asked before the add)", "probe": "by adding it"}[
+            caps.cache_check.value] + (", add only if cached" if caps.add_only_if_cached else "")
+        life = f", live {caps.link_lifetime_seconds / 3600:g} h" \
+            if caps.link_lifetime_seconds else ""
+        links = ("resolved per file" if caps.link_step else "direct in the file list") + life
+        limits = f"{kind.per_minute}/min"
+        if kind.create_limit:
+            limits += f"; adds {kind.create_limit[0]} per {kind.create_limit[1] / 3600:g} h"
+        key = f"<{kind.key_help}>" if kind.key_help else "none (any token)"
+        rows.append(f"| `{kind.type}` | {kind.label} | {cache} | "
+                    f"{'yes' if caps.file_selection else 'no'} | "
+                    f"{'yes' if caps.active_slots else 'no'} | {links} | {limits} | {key} |")
+    return "\n".join(rows)
+
+
 # One line per provider: (its module's declaration, its builder, its sandbox dialect).
 PROVIDERS: list[tuple[ProviderKind, Builder, str, str]] = [
     (realdebrid.KIND, realdebrid.RealDebrid.build, "realdebrid", "sandbox"),

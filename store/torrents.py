@@ -23,7 +23,7 @@ UPDATABLE = frozenset({
     "delete_files", "delete_remote", "trackers", "queue_position", "force_start", "seq_dl",
     "first_last_piece_prio", "super_seeding", "auto_tmm", "dl_limit", "up_limit",
     "inactive_seeding_time_limit", "content_folder", "layout_dirty", "placed_root",
-    "origin_name", "has_root", "stalled_since",
+    "origin_name", "has_root", "stalled_since", "provider",
 })
 # Written by the engine on its own schedule; clients see them through sync deltas anyway.
 QUIET = frozenset({"next_check_at", "attempts"})

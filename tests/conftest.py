@@ -25,8 +25,8 @@ def make_settings(tmp_path: Path, **sections: dict[str, Any]) -> Any:
     config["downloads"].update(poll_interval_seconds=0.1, folder=str(tmp_path / "downloads"))
     config["sandbox"].update(port=free_port(), download_seconds=1.0)
     for section, values in sections.items():
-        if section == "providers":
-            config["providers"] = values
+        if section in ("providers", "categories"):
+            config[section] = values
         else:
             config[section].update(values)
     return settings_from_mapping(config, base_dir=tmp_path)

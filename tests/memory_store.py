@@ -20,7 +20,7 @@ from core.ports import DirectLink, EngineStore, RemoteFile, RemoteStatus, Remote
 
 S = TorrentState
 # What a caller may change, as the SQLite store allows (every other field is the store's).
-FIXED = frozenset({"id", "hash", "state", "magnet", "has_torrent_file", "provider",
+FIXED = frozenset({"id", "hash", "state", "magnet", "has_torrent_file",
                    "added_on", "state_since", "rev", "tags", "files", "content_layout",
                    "piece_size"})
 UPDATABLE = frozenset(f.name for f in fields(Torrent)) - FIXED

@@ -22,6 +22,7 @@ from core.errors import FetchFailed, InvalidInput, InvalidSource, TorrentNotFoun
 from core.library import Library
 from core.models import NewTorrent, Torrent, TorrentFile, TorrentState
 from core.ports import FetchedTorrent
+from core.routing import Routing
 from store.sqlite import SqliteStore, open_store
 from tests.helpers import make_torrent
 
@@ -50,7 +51,7 @@ def wakes() -> list[int]:
 
 @pytest.fixture
 def library(store: SqliteStore, tmp_path: Path, wakes: list[int]) -> Library:
-    return Library(store, downloads_folder=tmp_path / "dl", default_provider="p",
+    return Library(store, downloads_folder=tmp_path / "dl", routing=Routing(["p"]),
                    add_wait_seconds=0, wake=lambda: wakes.append(1))
 
 

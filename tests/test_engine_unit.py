@@ -19,6 +19,7 @@ from core.policy import Policies, ProviderPolicy
 from core.ports import (
     Account,
     BudgetState,
+    Capabilities,
     DirectLink,
     RemoteFile,
     RemoteStatus,
@@ -27,7 +28,7 @@ from core.ports import (
 from core.selection import SelectionRules
 from core.slots import SlotGate
 from core.sources import parse_magnet
-from debrid.base import Blocked, ServiceUnavailable
+from debrid.base import Blocked, NotCached, ServiceUnavailable
 from tests.memory_store import MemoryStore
 
 S = TorrentState
@@ -58,9 +59,10 @@ class FakeProvider:
     """The DebridProvider port, in memory: a magnet's files come from `catalogue`; cached
     torrents are ready once selected, uncached ones download as the test says."""
 
-    name = PROVIDER
-
-    def __init__(self, clock: Clock) -> None:
+    def __init__(self, clock: Clock, name: str = PROVIDER,
+                 capabilities: Capabilities | None = None) -> None:
+        self.name = name
+        self.capabilities = capabilities or Capabilities()
         self.clock = clock
         self.catalogue: dict[str, list[tuple[str, int]]] = {}
         self.uncached: set[str] = set()
@@ -71,25 +73,43 @@ class FakeProvider:
         self.lose_add_answer = False      # the add takes effect, its answer never arrives
         self.ids = (f"R{n}" for n in itertools.count(1))
         self.issued = 0                   # direct links handed out (each a new URL)
+        self.add_waits: list[float] = []  # what add_wait() answers next (then 0)
 
-    def add_magnet(self, magnet: str) -> str:
+    def add_magnet(self, magnet: str, *, only_if_cached: bool = False) -> str:
         self.calls.append("add")
         if self.refuse_add is not None:
             raise self.refuse_add
         source = parse_magnet(magnet)
-        files = tuple(RemoteFile(str(i + 1), path, size, False)
+        if only_if_cached and source.hash in self.uncached:
+            raise NotCached("not cached")
+        selecting = self.capabilities.file_selection
+        files = tuple(RemoteFile(str(i + 1), path, size, not selecting)
                       for i, (path, size) in enumerate(self.catalogue[source.hash]))
         remote_id = next(self.ids)
+        status = (R.WAITING_SELECTION, "waiting_files_selection") if selecting else \
+            (R.DOWNLOADING, "downloading")
         self.remotes[remote_id] = Remote(RemoteTorrent(
-            remote_id, source.hash, source.name, R.WAITING_SELECTION, "waiting_files_selection",
+            remote_id, source.hash, source.name, status[0], status[1],
             0.0, sum(f.size for f in files), files=files, added=self.clock()),
             source.hash not in self.uncached)
+        if not selecting and source.hash not in self.uncached:
+            self.finish(remote_id)
         if self.lose_add_answer:
             raise ServiceUnavailable("timed out", ambiguous=True)
         return remote_id
 
-    def add_torrent_file(self, data: bytes) -> str:
+    def add_torrent_file(self, data: bytes, *, only_if_cached: bool = False) -> str:
         raise NotImplementedError
+
+    def add_wait(self) -> float:
+        return self.add_waits.pop(0) if self.add_waits else 0.0
+
+    def check_cached(self, hashes: Sequence[str]) -> dict[str, bool]:
+        self.calls.append("check")
+        return {h: h in self.catalogue and h not in self.uncached for h in hashes}
+
+    def active_count(self) -> tuple[int, int]:
+        raise ServiceUnavailable("not counted here")
 
     def select_files(self, torrent_id: str, file_ids: Sequence[str]) -> None:
         self.calls.append("select")

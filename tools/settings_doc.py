@@ -1,7 +1,9 @@
-"""Print config.json at its defaults, or the README's settings tables, from the schema.
+"""Print config.json at its defaults, the README's settings tables (from the schema), or its
+provider table (from the provider registry).
 
     python tools/settings_doc.py config > config.json
-    python tools/settings_doc.py readme   (paste between the README's settings markers)
+    python tools/settings_doc.py readme     (paste between the README's settings markers)
+    python tools/settings_doc.py providers  (paste between the README's provider markers)
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.schema import PROVIDER_SETTINGS, SETTINGS, Setting, default_config
+from debrid.registry import provider_table
 
 
 def _number(value: float) -> str:
@@ -53,5 +56,7 @@ if __name__ == "__main__":
         print(json.dumps(default_config(), indent=2))
     elif sys.argv[1:] == ["readme"]:
         print(readme())
+    elif sys.argv[1:] == ["providers"]:
+        print(provider_table())
     else:
         sys.exit(__doc__)
