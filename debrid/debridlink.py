@@ -54,7 +54,7 @@ KIND = ProviderKind(
     per_minute=250,                     # not published; what clients use without floods
     capabilities=Capabilities(cache_check=CacheCheck.PROBE, add_only_if_cached=False,
                               file_selection=False, active_slots=False, link_step=False,
-                              link_lifetime_seconds=LINK_CACHE_SECONDS),
+                              link_lifetime_seconds=None),     # unsaid
     key_help="https://debrid-link.com/webapp/apikey", api_root=API_ROOT)
 
 # Every error key of https://debrid-link.com/api_doc/v2/errors (and maxTransfer, seen in
@@ -186,9 +186,10 @@ def _failure(text: str) -> FailureCause:
 
 
 def parse_torrent(data: dict[str, Any]) -> RemoteTorrent:
-    """A torrent object of /seedbox/list or /seedbox/add. Its files carry direct URLs; each
-    file's `link` is a stable `<torrent id>/<file id>` reference, set once it has a URL, that
-    resolve_link turns into the current URL."""
+    """A torrent object of /seedbox/list or /seedbox/add. A file's `id` is its 1-based place
+    in the torrent, as a .torrent numbers its files (Debrid-Link lists them in torrent order);
+    its `link`, set once it has a URL, is `<torrent id>/<Debrid-Link's file id>`, a stable
+    reference that resolve_link turns into the current URL."""
     try:
         torrent_id = str(data["id"])
         code = int(data["status"])
@@ -196,10 +197,10 @@ def parse_torrent(data: dict[str, Any]) -> RemoteTorrent:
         files = [f for f in data.get("files") or [] if isinstance(f, dict)]
         percent = float(data.get("downloadPercent") or 0)
         remote_files = tuple(
-            RemoteFile(id=str(f["id"]), path=str(f["name"]).lstrip("/"),
+            RemoteFile(id=str(place), path=str(f["name"]).lstrip("/"),
                        size=int(f.get("size") or 0), selected=True,
                        link=f"{torrent_id}/{f['id']}" if f.get("downloadUrl") else "")
-            for f in files)
+            for place, f in enumerate(files, start=1))
         message = str(data.get("errorString") or "")
         if error and code not in DONE:
             # a tracker warning on a finished torrent changes nothing: its files are there

@@ -176,6 +176,12 @@ def test_torrent_file_upload(dl: DebridLink, tmp_path: Path) -> None:
     torrent = dl.get_torrent(dl.add_torrent_file(data))
     assert torrent.hash == info_hash
     assert [(f.path, f.size) for f in torrent.files] == [("E01.mkv", 1000), ("E02.mkv", 2000)]
+    # numbered as the .torrent numbers them (Debridge pairs its files with them so); the
+    # link keeps Debrid-Link's own file id
+    assert [f.id for f in torrent.files] == ["1", "2"]
+    assert [f.link for f in torrent.files] == [f"{torrent.id}/{torrent.id}-0",
+                                               f"{torrent.id}/{torrent.id}-1"]
+    assert dl.resolve_link(torrent.files[1].link).size == 2000
     with pytest.raises(InvalidTorrent) as caught:
         dl.add_torrent_file(b"not a torrent")
     assert (caught.value.native_code, caught.value.http_status) == ("notAddTorrent", 400)

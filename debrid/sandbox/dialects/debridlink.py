@@ -171,7 +171,8 @@ def _file_json(record: TorrentRecord, file_id: int, path: str, size: int, progre
             url = common.direct_url(common.current_link(link_id))
         except Refusal:
             url = ""
-    return {"id": f"{record.id}-{file_id}", "name": path.lstrip("/"), "size": size,
+    # an id of its own (here the torrent's and the file's 0-based index), not its place
+    return {"id": f"{record.id}-{file_id - 1}", "name": path.lstrip("/"), "size": size,
             "downloadPercent": progress, "downloaded": finished, "downloadUrl": url}
 
 
