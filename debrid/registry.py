@@ -13,7 +13,7 @@ from dataclasses import dataclass, replace
 from core.ports import BudgetStore, DebridProvider
 from core.provider_kinds import KINDS, ProviderKind
 from core.settings import ProviderSettings
-from debrid import alldebrid, premiumize, realdebrid, torbox
+from debrid import alldebrid, debridlink, premiumize, realdebrid, torbox
 from debrid.base import ClientConfig, ProviderBase
 
 SANDBOX_TOKEN = "sandbox"  # noqa: S105 (the embedded sandbox accepts any token)
@@ -119,6 +119,7 @@ PROVIDERS: list[tuple[ProviderKind, Builder, str, str]] = [
     (alldebrid.KIND, alldebrid.AllDebrid.build, "alldebrid", ""),
     (torbox.KIND, torbox.TorBox.build, "torbox", ""),
     (premiumize.KIND, premiumize.Premiumize.build, "premiumize", ""),
+    (debridlink.KIND, debridlink.DebridLink.build, "debridlink", ""),
 ]
 for _kind, _build, _dialect, _sandbox_type in PROVIDERS:
     register(_kind, _build, dialect=_dialect, sandbox_type=_sandbox_type)

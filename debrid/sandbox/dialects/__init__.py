@@ -45,6 +45,7 @@ _MODULES = {
     "alldebrid": "debrid.sandbox.dialects.alldebrid",
     "torbox": "debrid.sandbox.dialects.torbox",
     "premiumize": "debrid.sandbox.dialects.premiumize",
+    "debridlink": "debrid.sandbox.dialects.debridlink",
 }
 
 
