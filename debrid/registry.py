@@ -118,8 +118,8 @@ PROVIDERS: list[tuple[ProviderKind, Builder, str, str]] = [
     (realdebrid.KIND, realdebrid.RealDebrid.build, "realdebrid", "sandbox"),
     (alldebrid.KIND, alldebrid.AllDebrid.build, "alldebrid", ""),
     (torbox.KIND, torbox.TorBox.build, "torbox", ""),
-    (premiumize.KIND, premiumize.Premiumize.build, "premiumize", ""),
     (debridlink.KIND, debridlink.DebridLink.build, "debridlink", ""),
+    (premiumize.KIND, premiumize.Premiumize.build, "premiumize", ""),
 ]
 for _kind, _build, _dialect, _sandbox_type in PROVIDERS:
     register(_kind, _build, dialect=_dialect, sandbox_type=_sandbox_type)
