@@ -14,7 +14,7 @@ from app import create_app, stop_app
 from core.ports import Capabilities
 from core.provider_kinds import KINDS, ProviderKind
 from core.settings import SettingsError
-from debrid import provider_types
+from debrid import provider_type, provider_types
 from debrid.base import ClientConfig
 from debrid.realdebrid import RealDebrid
 from debrid.registry import build_provider, provider_table, register, unregister
@@ -105,3 +105,17 @@ def test_a_registered_type_carries_an_add_without_a_selection_call(
 def test_the_readme_provider_table_is_the_registry_s() -> None:
     readme = (Path(__file__).resolve().parent.parent / "README.md").read_text()
     assert provider_table() in readme, "regenerate: python tools/settings_doc.py providers"
+
+
+@pytest.mark.parametrize("sandbox_type", [t.kind.type for t in provider_types()
+                                          if t.kind.sandbox])
+def test_each_sandbox_type_starts_in_process_and_answers_in_its_dialect(
+        tmp_path: Path, sandbox_type: str) -> None:
+    app = create_app(make_settings(tmp_path, providers=[{"name": "s", "type": sandbox_type}]),
+                     start_background=False)
+    try:
+        provider = app.extensions["debridge.runtime"].engine.lifecycle.providers["s"]
+        assert provider.get_account().premium
+        assert provider.capabilities == provider_type(sandbox_type).kind.capabilities
+    finally:
+        stop_app(app)

@@ -74,7 +74,7 @@ def test_unknown_key_names_the_key_and_the_file(tmp_path: Path) -> None:
     ({"providers": {}}, "providers"),
     ({"providers": [{"type": "sandbox"}]}, "providers[0].name"),
     ({"providers": [{"name": "rd", "type": "realdebrid"}]}, "providers[0].api_key"),
-    ({"providers": [{"name": "rd", "type": "alldebrid", "api_key": "x"}]}, "providers[0].type"),
+    ({"providers": [{"name": "rd", "type": "nodebrid", "api_key": "x"}]}, "providers[0].type"),
     ({"providers": [{"name": "rd", "type": "sandbox", "colour": 1}]}, "providers[0].colour"),
     ({"providers": [{"name": "rd", "type": "sandbox", "base_url": "ftp://x"}]},
      "providers[0].base_url"),
