@@ -52,12 +52,13 @@ from core.preferences import Preferences
 from core.routing import Routing
 from core.selection import SelectionRules
 from core.services import EXTENSION_KEY, Services
-from core.settings import Settings, SettingsError, config_path, load_settings, replace_provider
+from core.settings import Settings, SettingsError, config_path, load_settings
 from core.slots import SlotGate
-from debrid import build_provider, provider_type
+from debrid import build_provider
 from debrid.cdn import HttpContentSource
 from debrid.check import check_provider_command
-from debrid.sandbox import SandboxOptions, SandboxServer
+from debrid.sandbox import SandboxServer
+from debrid.sandbox.embedded import start_sandboxes
 from debrid.torrent_fetch import HttpTorrentFetcher
 from hooks import HookRunner
 from qbit_compat.app_routes import SHUTDOWN_KEY
@@ -71,14 +72,11 @@ from server.logs import (
 from server.proxies import TrustedProxies, parse_networks
 from store.config_file import JsonConfigFile
 from store.logsink import StoreLogSink
-from store.permissions import private_dir, private_file
 from store.sqlite import SqliteStore, open_store
 from webdav import MOUNT_PATH, make_dav_app
 
 log = logging.getLogger("debridge")
 MAX_REQUEST_BYTES = 64 * 1024 * 1024
-SANDBOX_STATE = "sandbox.sqlite3"
-SANDBOX_PORT = "sandbox.port"        # the port a sandbox chose, kept for the next start
 
 
 @dataclass
@@ -110,37 +108,6 @@ class Runtime:
         for sandbox in self.sandboxes:
             sandbox.stop()
         self.store.close()
-
-
-def start_sandboxes(settings: Settings) -> tuple[Settings, list[SandboxServer]]:
-    """Start a built-in sandbox, one per dialect, for sandbox providers without a base_url.
-    Real-Debrid's keeps its historical state and port files; sandbox.port applies to it."""
-    pending = [p for p in settings.providers
-               if provider_type(p.type).dialect and not p.base_url]
-    if not pending:
-        return settings, []
-    options = SandboxOptions(download_seconds=settings["sandbox.download_seconds"],
-                             link_lifetime_seconds=settings["sandbox.link_lifetime_seconds"])
-    private_dir(settings.data_dir)
-    servers: dict[str, SandboxServer] = {}
-    for provider in pending:
-        dialect = provider_type(provider.type).dialect
-        sandbox = servers.get(dialect)
-        if sandbox is None:
-            suffix = "" if dialect == "realdebrid" else f"-{dialect}"
-            state = settings.data_dir / SANDBOX_STATE.replace(".", f"{suffix}.", 1)
-            private_file(state)
-            sandbox = SandboxServer(
-                options=options, state_path=str(state), host="127.0.0.1",
-                port=settings["sandbox.port"] if dialect == "realdebrid" else 0,
-                port_file=settings.data_dir / f"{SANDBOX_PORT}{suffix}", dialect=dialect)
-            servers[dialect] = sandbox.start()
-        settings = replace_provider(settings, provider.name, base_url=sandbox.api_url)
-        log.warning("provider %r is a built-in SANDBOX (%s) at %s: no real debrid provider key "
-                    "is configured, so torrents get synthetic test files. Add a provider with "
-                    "your API key to %s to use a real one.", provider.name,
-                    provider_type(provider.type).kind.label, sandbox.api_url, settings.source)
-    return settings, list(servers.values())
 
 
 def prepare_password(settings: Settings, store: SqliteStore) -> str:

@@ -408,27 +408,6 @@ class State:
             db.execute("INSERT OR REPLACE INTO meta (key, value) VALUES ('clock_offset', '0.0')")
             self._clock_offset = 0.0
 
-    # -- numeric torrent ids (providers whose ids are integers: the row's sequence number) --
-
-    def torrent_numbers(self, torrent_ids: list[str]) -> dict[str, int]:
-        """torrent id -> its sequence number, which never changes and is never reused."""
-        numbers: dict[str, int] = {}
-        with self.lock:
-            for start in range(0, len(torrent_ids), 500):
-                chunk = torrent_ids[start : start + 500]
-                marks = ",".join("?" * len(chunk))
-                rows = self._db.execute(
-                    f"SELECT id, seq FROM torrents WHERE id IN ({marks})",  # noqa: S608
-                    chunk,
-                )
-                numbers.update((row[0], int(row[1])) for row in rows)
-        return numbers
-
-    def torrent_id_by_number(self, number: int) -> str | None:
-        with self.lock:
-            row = self._db.execute("SELECT id FROM torrents WHERE seq = ?", (number,)).fetchone()
-        return None if row is None else str(row[0])
-
     # -- helpers --
 
     def _unused_id(self, db: sqlite3.Connection, table: str) -> str:

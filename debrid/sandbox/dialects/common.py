@@ -221,11 +221,11 @@ def name_of(record: TorrentRecord, path: str) -> str:
 
 
 def number_of(record: TorrentRecord) -> int:
-    return current().state.torrent_numbers([record.id])[record.id]
+    return record.seq
 
 
 def numbers_of(records: list[TorrentRecord]) -> dict[str, int]:
-    return current().state.torrent_numbers([r.id for r in records])
+    return {r.id: r.seq for r in records}
 
 
 def torrent_by_number(raw: object, *, select_all: bool = True) -> TorrentRecord:
@@ -234,7 +234,7 @@ def torrent_by_number(raw: object, *, select_all: bool = True) -> TorrentRecord:
         number = int(str(raw).strip())
     except ValueError:
         raise Refusal(Why.NOT_FOUND) from None
-    torrent_id = current().state.torrent_id_by_number(number) if 0 < number < 2**62 else None
+    torrent_id = current().state.torrent_id_for_seq(number) if 0 < number < 2**62 else None
     if torrent_id is None:
         raise Refusal(Why.NOT_FOUND)
     return torrent(torrent_id, select_all=select_all)
