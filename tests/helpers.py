@@ -239,6 +239,18 @@ def start_debridge(config: Path, log_path: Path, port: int,
     return server
 
 
+@contextlib.contextmanager
+def standalone_sandbox(tmp: Path, *args: str) -> Iterator[str]:
+    """`python -m debrid.sandbox ARGS` on a free port, for as long as the block runs: its
+    origin (the admin API is under /__admin); it must stop cleanly."""
+    port = free_port()
+    server = start_sandbox_process(port, tmp / "sandbox.log", *args)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        assert server.stop() == 0
+
+
 def start_sandbox_process(port: int, log_path: Path, *extra: str) -> ServerProcess:
     """`python -m debrid.sandbox` standalone, once it prints its listening line."""
     server = ServerProcess([sys.executable, "-m", "debrid.sandbox", "--port", str(port),

@@ -34,13 +34,11 @@ from debrid.cdn import HttpContentSource
 from debrid.registry import build_provider
 from store.sqlite import open_store
 from tests.helpers import (
-    ServerProcess,
     expected_bytes,
-    free_port,
     magnet,
     make_torrent,
     random_hash,
-    start_sandbox_process,
+    standalone_sandbox,
     wait_until,
 )
 
@@ -53,15 +51,11 @@ STATUS_ROUTE = "^/v4.1/magnet/status$"
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    tmp = tmp_path_factory.mktemp("ad-client")
-    port = free_port()
-    server: ServerProcess = start_sandbox_process(
-        port, tmp / "sandbox.log", "--dialect", "alldebrid", "--token", TOKEN, "--token",
-        LINK_KEY, "--token", PACED_KEY, "--download-seconds", "1")
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        assert server.stop() == 0
+    with standalone_sandbox(
+            tmp_path_factory.mktemp("ad-client"),
+            "--dialect", "alldebrid", "--token", TOKEN, "--token", LINK_KEY, "--token",
+            PACED_KEY, "--download-seconds", "1") as origin:
+        yield origin
 
 
 @pytest.fixture

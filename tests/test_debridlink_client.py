@@ -31,13 +31,11 @@ from debrid.debridlink import ERROR_CODES, KIND, DebridLink
 from debrid.registry import provider_type
 from store.sqlite import open_store
 from tests.helpers import (
-    ServerProcess,
     expected_bytes,
-    free_port,
     magnet,
     make_torrent,
     random_hash,
-    start_sandbox_process,
+    standalone_sandbox,
     wait_until,
 )
 
@@ -51,15 +49,10 @@ STATUSES = {"badToken": 401, "hidedToken": 401, "expired_token": 401, "accountLo
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    tmp = tmp_path_factory.mktemp("dl-client")
-    port = free_port()
-    server: ServerProcess = start_sandbox_process(
-        port, tmp / "sandbox.log", "--dialect", "debridlink", "--token", TOKEN,
-        "--download-seconds", "1")
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        assert server.stop() == 0
+    with standalone_sandbox(
+            tmp_path_factory.mktemp("dl-client"),
+            "--dialect", "debridlink", "--token", TOKEN, "--download-seconds", "1") as origin:
+        yield origin
 
 
 @pytest.fixture

@@ -29,13 +29,11 @@ from debrid.base import (
 from debrid.cdn import HttpContentSource
 from debrid.realdebrid import ERROR_CODES, RealDebrid
 from tests.helpers import (
-    ServerProcess,
     expected_bytes,
-    free_port,
     magnet,
     make_torrent,
     random_hash,
-    start_sandbox_process,
+    standalone_sandbox,
     wait_until,
 )
 
@@ -44,14 +42,10 @@ TOKEN = "client-test-token"
 
 @pytest.fixture(scope="module")
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    tmp = tmp_path_factory.mktemp("rd-client")
-    port = free_port()
-    server: ServerProcess = start_sandbox_process(port, tmp / "sandbox.log", "--token", TOKEN,
-                                                  "--download-seconds", "1")
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        assert server.stop() == 0
+    with standalone_sandbox(
+            tmp_path_factory.mktemp("rd-client"),
+            "--token", TOKEN, "--download-seconds", "1") as origin:
+        yield origin
 
 
 @pytest.fixture
