@@ -21,11 +21,14 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 import api
 import qbit_compat
 import ui
+from arr.connect import arr_directory
 from browse.stream import Streams
 from browse.tree import Tree
 from commands import hash_password_command, reset_command, unban_command
 from core import __version__
 from core.announce import Announcer, announce_config
+from core.arr_notify import ArrNotifier
+from core.arrs import ArrDirectory
 from core.auth import (
     Authenticator,
     AuthPolicy,
@@ -38,7 +41,7 @@ from core.auth import (
 from core.budgets import RequestBudgets
 from core.engine import Engine, PeriodicJob, make_owner_id
 from core.finalize import Finalizer
-from core.hooks import parse_hooks
+from core.hooks import arr_hooks, parse_hooks
 from core.hosts import HostPolicy
 from core.library import Library
 from core.library_sync import LibrarySync
@@ -49,6 +52,7 @@ from core.outbox import HookOutbox, HookPolicy
 from core.policy import Policies, ProviderPolicy
 from core.ports import DebridProvider
 from core.preferences import Preferences
+from core.repair_jobs import RepairJobs
 from core.routing import Routing
 from core.selection import SelectionRules
 from core.services import EXTENSION_KEY, Services
@@ -62,6 +66,8 @@ from debrid.sandbox.embedded import start_sandboxes
 from debrid.torrent_fetch import HttpTorrentFetcher
 from hooks import HookRunner
 from qbit_compat.app_routes import SHUTDOWN_KEY
+from repair import StreamedMarker, symlink_target
+from repair.build import build_repair
 from server import machine_names
 from server.logs import (
     OPERATOR_LOGGERS,
@@ -90,12 +96,15 @@ class Runtime:
     sandboxes: list[SandboxServer] = field(default_factory=list)
     hooks: HookOutbox | None = None
     config: ConfigEditor | None = None
+    repair: RepairJobs | None = None
     stopped: bool = False
 
     def stop(self) -> None:
         if self.stopped:
             return
         self.stopped = True
+        if self.repair is not None:
+            self.repair.stop()
         if self.hooks is not None:
             self.hooks.stop()
         if self.config is not None:
@@ -133,9 +142,11 @@ def prepare_api_key(settings: Settings, store: SqliteStore) -> None:
                     generated)
 
 
-def build_hooks(settings: Settings, store: SqliteStore) -> HookOutbox:
-    """The completion hooks' outbox; its deliveries run where the engine's lease is held."""
-    return HookOutbox(store, HookRunner(), parse_hooks(settings["hooks.on_complete"]),
+def build_hooks(settings: Settings, store: SqliteStore, arrs: ArrDirectory) -> HookOutbox:
+    """The completion hooks' outbox (and the Arrs' notices); its deliveries run where the
+    engine's lease is held."""
+    return HookOutbox(store, HookRunner(ArrNotifier(arrs, symlink_target)),
+                      parse_hooks(settings["hooks.on_complete"]) + arr_hooks(),
                       HookPolicy(settings["hooks.timeout_seconds"], settings["hooks.max_attempts"],
                                  settings["hooks.retry_seconds"]), owner=make_owner_id())
 
@@ -147,7 +158,8 @@ def routing(settings: Settings) -> Routing:
 
 
 def build_engine(settings: Settings, store: SqliteStore, providers: Mapping[str, DebridProvider],
-                 links: LinkResolver, hooks: HookOutbox) -> tuple[Engine, Lifecycle]:
+                 links: LinkResolver, hooks: HookOutbox,
+                 jobs: Sequence[PeriodicJob] = ()) -> tuple[Engine, Lifecycle]:
     """The torrent engine and its periodic jobs, configured from the settings."""
     action = settings["downloads.action"]
     finalizer = Finalizer(store, links, HttpContentSource(), action,
@@ -177,7 +189,7 @@ def build_engine(settings: Settings, store: SqliteStore, providers: Mapping[str,
     engine = Engine(store, lifecycle, transfer_threads=config.max_parallel_transfers,
                     download_action=action == "download", owner=hooks.owner,
                     jobs=[PeriodicJob("library-sync", settings["library.sync_interval_seconds"],
-                                      sync.run)])
+                                      sync.run), *jobs])
     return engine, lifecycle
 
 
@@ -204,8 +216,15 @@ def create_app(settings: Settings, *, start_background: bool = True) -> Flask:
     providers = {p.name: build_provider(p, store) for p in settings.providers}
     # One link resolver for placements and streams: concurrent reads of a link cost one call.
     links = LinkResolver(store, providers)
-    hooks = build_hooks(settings, store)
-    engine, lifecycle = build_engine(settings, store, providers, links, hooks)
+    arrs = arr_directory(settings, store)
+    hooks = build_hooks(settings, store, arrs)
+    timeout = settings["webdav.upstream_timeout_seconds"]
+    streams = Streams(links,
+                      HttpContentSource(connect_timeout=min(10.0, timeout), read_timeout=timeout),
+                      timeout, on_open=StreamedMarker(store.mark_streamed))
+    repair, repair_scans = build_repair(settings, store, providers, streams, arrs,
+                                        routing(settings), hooks.owner)
+    engine, lifecycle = build_engine(settings, store, providers, links, hooks, repair_scans)
     library = Library(store, downloads_folder=settings.downloads_folder,
                       routing=routing(settings),
                       add_wait_seconds=settings["qbit.add_wait_seconds"], wake=engine.wake,
@@ -215,13 +234,10 @@ def create_app(settings: Settings, *, start_background: bool = True) -> Flask:
         username=settings["auth.username"], password_hash=prepare_password(settings, store),
         session_timeout=settings["auth.session_timeout_seconds"],
         max_failed_logins=settings["auth.max_failed_logins"],
-        ban_seconds=settings["auth.ban_seconds"], api_key=settings["auth.api_key"]))
+        ban_seconds=settings["auth.ban_seconds"], api_key=settings["auth.api_key"]),
+        arr_login=arrs.login)
     prepare_api_key(settings, store)
-    timeout = settings["webdav.upstream_timeout_seconds"]
     tree = Tree(store)
-    streams = Streams(links,
-                      HttpContentSource(connect_timeout=min(10.0, timeout), read_timeout=timeout),
-                      timeout)
 
     log_sink = StoreLogSink(store)       # operator messages for qBittorrent's log/main
     for name in OPERATOR_LOGGERS:        # (their levels: configure_logging's)
@@ -240,9 +256,9 @@ def create_app(settings: Settings, *, start_background: bool = True) -> Flask:
                           lambda: announce_config(config.running.current))
     app.extensions[EXTENSION_KEY] = Services(library, authenticator, config.running,
                                              RequestBudgets(providers), tree, streams, hosts,
-                                             config, announcer)
+                                             config, announcer, repair, arrs)
     app.extensions["debridge.runtime"] = Runtime(engine, store, log_sink, streams, sandboxes,
-                                                 hooks, config)
+                                                 hooks, config, repair)
     app.register_blueprint(qbit_compat.blueprint())
     app.register_blueprint(api.blueprint)
     app.register_blueprint(api.root)
@@ -273,6 +289,7 @@ def create_app(settings: Settings, *, start_background: bool = True) -> Flask:
         engine.start()
         hooks.start()
         config.start()
+        repair.start()
     return app
 
 

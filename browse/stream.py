@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
 
@@ -36,8 +36,9 @@ class RemoteReader:
 
     def __init__(self, links: LinkResolver, content: ContentSource, resolvers: Executor,
                  provider: str, file: TreeFile, *, timeout: float,
-                 chunk_size: int = 1 << 20) -> None:
+                 chunk_size: int = 1 << 20, priority: Priority = Priority.INTERACTIVE) -> None:
         self.links, self.content, self.provider, self.file = links, content, provider, file
+        self.priority = priority     # of its link resolutions (a player waits: interactive)
         self.resolvers = resolvers
         self.timeout = timeout
         self.chunk_size = chunk_size
@@ -142,7 +143,7 @@ class RemoteReader:
 
     def _resolve_now(self, stale_url: str) -> DirectLink:
         # Someone is waiting to read: this provider call goes before background work.
-        with work_priority(Priority.INTERACTIVE):
+        with work_priority(self.priority):
             return self.links.resolve(self.provider, self.file.link, stale_url=stale_url)
 
     def _drop(self) -> None:
@@ -155,14 +156,25 @@ class Streams:
     """Opens readers of the tree's files, all sharing one link cache, CDN client and pool of
     link-resolving threads (the app's: close() stops it)."""
 
-    def __init__(self, links: LinkResolver, content: ContentSource, timeout: float) -> None:
+    def __init__(self, links: LinkResolver, content: ContentSource, timeout: float,
+                 on_open: Callable[[TreeEntry], None] | None = None) -> None:
         self.links, self.content, self.timeout = links, content, timeout
+        self.on_open = on_open       # notes that a torrent is being watched (repair waits)
         self.resolvers = ThreadPoolExecutor(max_workers=RESOLVER_THREADS,
                                             thread_name_prefix="link-resolve")
 
     def open(self, entry: TreeEntry, file: TreeFile) -> RemoteReader:
+        """A reader for a client (WebDAV, a browser)."""
+        if self.on_open is not None:
+            self.on_open(entry)
+        return self.reader(entry, file)
+
+    def reader(self, entry: TreeEntry, file: TreeFile,
+               priority: Priority = Priority.INTERACTIVE) -> RemoteReader:
+        """A reader that is not a client's stream (repair's probe reads at background
+        priority and does not count as watching)."""
         return RemoteReader(self.links, self.content, self.resolvers, entry.provider, file,
-                            timeout=self.timeout)
+                            timeout=self.timeout, priority=priority)
 
     def close(self) -> None:
         """Stop the resolver threads; a provider call still running is not waited for (its

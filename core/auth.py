@@ -129,10 +129,13 @@ class Authenticator:
     """qBittorrent-style logins: sessions live in the store (as hashes), bans per address."""
 
     def __init__(self, store: AuthStore, policy: AuthPolicy,
-                 clock: Callable[[], float] = time.time) -> None:
+                 clock: Callable[[], float] = time.time,
+                 arr_login: Callable[[str, str], bool] | None = None) -> None:
         self.store = store
         self.policy = policy
         self.clock = clock
+        # qBit logins of Arrs that register themselves (their URL and API key), when on
+        self.arr_login = arr_login
         self._verified: dict[str, float] = {}   # digest of user:password -> checked at
 
     def api_key_valid(self, key: str) -> bool:
@@ -209,7 +212,8 @@ class Authenticator:
     def login(self, username: str, password: str, ip: str) -> str | None:
         """A new session id, or None for wrong credentials; LoginBanned while banned."""
         self._check_ban(ip, Surface.QBIT)
-        if not self._password_ok(username, password, self._password_hash()):
+        if not self._password_ok(username, password, self._password_hash()) and not (
+                self.arr_login is not None and self.arr_login(username, password)):
             self._record_failure(ip, Surface.QBIT)
             return None
         self.store.clear_login_failures(ip, Surface.QBIT.value)
@@ -235,6 +239,10 @@ class Authenticator:
         if now - last_seen > min(TOUCH_EVERY_SECONDS, self.policy.session_timeout / 4):
             self.store.touch_session(key, now)
         return True
+
+    def session_user(self, sid: str) -> str | None:
+        """Who logged in with this session (for an Arr that registered itself: its URL)."""
+        return self.store.session_username(_sid_hash(sid)) if sid and len(sid) <= 256 else None
 
     def logout(self, sid: str) -> None:
         if sid:

@@ -32,6 +32,7 @@ from core.settings import (
 MASK = "********"          # GET's stand-in for a secret that is set; posted back: keep it
 PROVIDERS = "providers"
 CATEGORIES = "categories"
+ARRS = "arrs"
 REQUEST = "the request"
 UPDATED = "the updated config"
 SECTIONS = frozenset(s.key.split(".", 1)[0] for s in SETTINGS)
@@ -55,6 +56,7 @@ class Update:
     values: dict[str, Any]
     providers: list[Any] | None
     categories: dict[str, Any] | None = None
+    arrs: list[Any] | None = None
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,8 @@ def masked_config(settings: Settings) -> dict[str, Any]:
                        for p in settings.configured_providers]
     tree[CATEGORIES] = {name: {"providers": list(c.providers)}
                         for name, c in settings.categories.items()}
+    tree[ARRS] = [{**arr.shown(), "api_key": MASK if arr.api_key else ""}
+                  for arr in settings.arrs]
     return tree
 
 
@@ -122,6 +126,7 @@ def parse_update(body: object) -> Update:
     values: dict[str, Any] = {}
     providers: list[Any] | None = None
     categories: dict[str, Any] | None = None
+    arrs: list[Any] | None = None
 
     def put(key: str, value: Any) -> None:
         if key in values:
@@ -139,6 +144,11 @@ def parse_update(body: object) -> Update:
                 raise InvalidInput("invalid value for 'categories': must be an object keyed "
                                    "by category name (it replaces the whole mapping)")
             categories = value
+        elif name == ARRS:
+            if not isinstance(value, list):
+                raise InvalidInput("invalid value for 'arrs': must be a list of Arr objects "
+                                   "(it replaces the whole list)")
+            arrs = value
         elif name in SECTIONS:
             if not isinstance(value, dict):
                 bare = f" (the setting named {name!r} is {BY_NAME[name][0]!r})" \
@@ -162,7 +172,7 @@ def parse_update(body: object) -> Update:
                 raise InvalidInput(f"{_shown(name)} is ambiguous: it names "
                                    f"{' and '.join(keys)}; give the whole key")
             put(keys[0], value)
-    return Update(values, providers, categories)
+    return Update(values, providers, categories, arrs)
 
 
 def _checked(setting: Setting, raw: Any, key: str, source: str = REQUEST) -> Any:
@@ -290,6 +300,18 @@ def _validated(new: Mapping[str, Any], data: Mapping[str, Any], running: Setting
     raise InvalidInput(problem)
 
 
+def _posted_arrs(posted: list[Any], data: Mapping[str, Any]) -> list[Any]:
+    """The posted `arrs`, a masked key standing for the file's key of the same name."""
+    keys = {a.get("name"): a.get("api_key") for a in data.get(ARRS, []) or []
+            if isinstance(a, Mapping)}
+    entries = []
+    for entry in posted:
+        if isinstance(entry, Mapping) and entry.get("api_key") == MASK:
+            entry = {**entry, "api_key": keys.get(entry.get("name"), "")}
+        entries.append(entry)
+    return entries
+
+
 def plan_update(update: Update, data: Mapping[str, Any], running: Settings,
                 environ: Mapping[str, str]) -> ConfigPlan:
     """Merge `update` into the config file's mapping `data` and validate the result with
@@ -312,6 +334,11 @@ def plan_update(update: Update, data: Mapping[str, Any], running: Settings,
     if update.categories is not None and update.categories != data.get(CATEGORIES, {}):
         changed.append(CATEGORIES)
         new[CATEGORIES] = update.categories
+    if update.arrs is not None:
+        entries = _posted_arrs(update.arrs, data)
+        if entries != data.get(ARRS, []):
+            changed.append(ARRS)
+            new[ARRS] = entries
     settings = _validated(new, data, running, environ)
 
     from_env = environment_keys(environ)
@@ -322,6 +349,9 @@ def plan_update(update: Update, data: Mapping[str, Any], running: Settings,
             live = False
         elif key == CATEGORIES:
             running_now = dict(settings.categories) == dict(running.categories)
+            live = False
+        elif key == ARRS:
+            running_now = settings.arrs == running.arrs
             live = False
         else:
             running_now = settings[key] == running[key]

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from core.models import Torrent, TorrentFile
-from core.ports.hooks import CommandCall, HookCall, HttpCall
+from core.ports.hooks import ArrCall, CommandCall, HookCall, HttpCall
 
 # qBittorrent's "Run external program on torrent finished" placeholders, in its order.
 PLACEHOLDERS: dict[str, str] = {
@@ -36,6 +36,16 @@ _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]+$")
 # Header names whose values are credentials: masked wherever settings are shown.
 _SENSITIVE_HEADER = re.compile(r"(?i)auth|cookie|key|token|secret|pass|session")
 MASK = "***"
+
+
+# What the Arrs are told rides the same outbox: the store queues these deliveries itself
+# (store/migrations.py's triggers; repair queues "arr:repair").
+ARR_EVENTS = ("failed", "completed", "repair")
+
+
+def arr_hooks() -> tuple[Hook, ...]:
+    """The outbox's built-in deliveries to the Arrs, one per event."""
+    return tuple(Hook("arr", command=event, key=f"arr:{event}") for event in ARR_EVENTS)
 
 
 class HookConfigError(ValueError):
@@ -63,6 +73,8 @@ class Hook:
         if self.type == "command":
             words = shlex.split(self.command)
             return f"command {words[0].rsplit('/', 1)[-1]}"
+        if self.type == "arr":
+            return f"Arr notice ({self.command})"
         return f"{self.type} {safe_url(self.url)}"
 
 
@@ -265,6 +277,8 @@ def call_for(hook: Hook, values: Mapping[str, str]) -> HookCall:
     one argument and nothing reaches a shell."""
     if hook.type == "command":
         return CommandCall(tuple(expand(word, values) for word in shlex.split(hook.command)))
+    if hook.type == "arr":
+        return ArrCall(hook.command, dict(values))
     if hook.type == "cross-seed":
         # cross-seed's schema is strict: exactly infoHash (40 hex), nothing else
         body = urllib.parse.urlencode({"infoHash": values["I"].lower()}).encode()

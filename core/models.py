@@ -33,6 +33,15 @@ ACTIVE_STATES = frozenset({
 })
 
 
+class Health(enum.StrEnum):
+    """What repair's scanner last found of a torrent or a file."""
+
+    HEALTHY = "healthy"
+    BROKEN = "broken"        # the reason is kept beside it
+    REPAIRING = "repairing"
+    UNKNOWN = "unknown"      # never checked
+
+
 class FailureReason(enum.StrEnum):
     """Why a torrent failed; the text shown to users is kept beside it."""
 
@@ -67,6 +76,8 @@ class TorrentFile:
     placed: str = ""          # where its bytes are, under the torrent's placed_root ("": none)
     remote_path: str = ""     # the provider's path (the mount's layout); "" = same as path
     priority: int = -1        # a client's file priority (qBittorrent's 0/1/6/7); -1 = auto
+    health: str = "unknown"   # a Health value
+    health_reason: str = ""
 
     @property
     def source_path(self) -> str:
@@ -127,6 +138,10 @@ class Torrent:
     has_root: bool = True        # files sit in a root folder under save_path
     stalled_since: float = 0.0   # since when a copy got no byte from the CDN (0: it flows)
     uncached: int = -1           # uncached downloads: -1 = by policy, 0 = refused, 1 = allowed
+    health: str = "unknown"      # a Health value (repair's scanner)
+    health_reason: str = ""      # why it is broken
+    health_checked: float = 0.0  # when the scanner last looked
+    streamed_at: float = 0.0     # when a file of it was last streamed (repair skips it)
     rev: int = 0
     tags: tuple[str, ...] = ()                           # (the store fills these two last)
     files: tuple[TorrentFile, ...] = field(default=())

@@ -15,7 +15,14 @@ from typing import Any
 from core.engine import LEASE_NAME, holder_is_dead
 from core.hooks import Hook, call_for, placeholders
 from core.models import Torrent, TorrentFile, TorrentState
-from core.ports import DeliveryState, HookDelivery, HookFailed, HookSender, OutboxStore
+from core.ports import (
+    DeliveryState,
+    HookDelivery,
+    HookFailed,
+    HookSender,
+    HookSkipped,
+    OutboxStore,
+)
 
 log = logging.getLogger(__name__)
 IDLE = 2.0              # look this often when nothing is due (another process may queue)
@@ -79,10 +86,11 @@ class HookOutbox:
         the first completion counts (a recheck that places files again fires nothing), as
         qBittorrent runs its program once when a torrent finishes."""
         deliveries: list[HookDelivery] = []
-        if torrent.completion_on == 0 and self.hooks:
+        configured = [hook for hook in self.hooks if hook.type != "arr"]  # the store queues those
+        if torrent.completion_on == 0 and configured:
             context = placeholders(torrent, files)
             deliveries = [HookDelivery(0, torrent.id, torrent.hash, hook.key, context)
-                          for hook in self.hooks]
+                          for hook in configured]
         done = self.store.complete_torrent(torrent.id, [TorrentState.FINALIZING], now,
                                            deliveries, **fields)
         if done and deliveries:
@@ -202,6 +210,11 @@ class HookOutbox:
             return
         try:
             self.sender.send(call_for(hook, delivery.context), self.policy.timeout)
+        except HookSkipped as exc:
+            self.store.hook_given_up(delivery.id, self.owner, self.clock(),
+                                     DeliveryState.DROPPED, str(exc))
+            log.info("torrent %s: %s not needed: %s", delivery.hash, hook.label, exc)
+            return
         except HookFailed as exc:
             self._failed(delivery, hook, str(exc))
             return

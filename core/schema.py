@@ -251,6 +251,41 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("hooks.retry_seconds", "float", 30.0,
             "Wait after a hook's first failed attempt; it doubles after each further one (at "
             "most an hour).", minimum=0.01, maximum=86400),
+    Setting("repair.interval_minutes", "float", 720.0,
+            "How often the repair scanner looks at every completed torrent (the provider's "
+            "status, a first-byte read of a sample of links, broken symlinks), within the "
+            "background share of each account's request budget. 0 = only on demand "
+            "(POST /api/repair).", minimum=0, maximum=30 * 1440),
+    Setting("repair.auto_repair", "bool", False,
+            "Carry out what a periodic scan plans (re-add what the provider lost, hand the "
+            "rest back to its Arr). Off: the plan waits as a pending job for "
+            "POST /api/repair/jobs/{id}/process."),
+    Setting("repair.max_broken_fraction", "float", 0.5,
+            "Health gate: when more than this share of the torrents checked in one run look "
+            "broken (and more than one), the run acts on nothing and raises an alert: that is "
+            "the mount, the network or the provider, not the library.", minimum=0.0,
+            maximum=1.0),
+    Setting("repair.max_attempts", "int", 3,
+            "Repairs tried per info-hash before repair gives up on it (so nothing loops).",
+            minimum=1, maximum=100),
+    Setting("repair.retry_minutes", "float", 60.0,
+            "Wait after a failed repair before the next attempt; it doubles after each.",
+            minimum=0, maximum=30 * 1440),
+    Setting("repair.skip_streamed_minutes", "float", 10.0,
+            "A torrent streamed this recently is left alone (someone is watching it).",
+            minimum=0, maximum=1440),
+    Setting("repair.link_checks_per_run", "int", 100,
+            "How many torrents get a file's first byte read through its link per run (the "
+            "least recently checked first).", minimum=0, maximum=1_000_000),
+    Setting("repair.readd_wait_seconds", "float", 15.0,
+            "How long a re-added copy may take to be ready. Repair only takes a cached "
+            "copy: one that would download is deleted again and the next account tried.",
+            minimum=1, maximum=600),
+    Setting("qbit.register_arrs", "bool", False,
+            "Auto-registration: a qBit login whose user name is an Arr's URL and whose "
+            "password is its API key is checked against that Arr (its status call) and "
+            "registers it for the categories it adds into, so failures reach it. The key is "
+            "kept in the database, never in a cookie or a log."),
     Setting("qbit.persona", "choice", "4.6.7",
             "Which qBittorrent version Debridge presents (version strings, state names).",
             choices=PERSONAS),
@@ -366,4 +401,5 @@ def default_config() -> dict[str, Any]:
     tree["providers"] = [{k: list(v) if isinstance(v, list) else v for k, v in p.items()}
                          for p in DEFAULT_PROVIDERS]
     tree["categories"] = {}     # category name -> {"providers": [account names]}
+    tree["arrs"] = []           # {name, type, url, api_key, categories, mark_failed, ...}
     return tree

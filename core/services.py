@@ -5,12 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from core.announce import Announcer
+from core.arrs import ArrDirectory
 from core.auth import Authenticator
 from core.budgets import RequestBudgets
 from core.hosts import HostPolicy
 from core.library import Library
 from core.live_config import ConfigEditor, RunningSettings
 from core.ports import FileStreams, TreeView
+from core.repair_jobs import RepairJobs
 from core.settings import Settings
 
 EXTENSION_KEY = "debridge"   # where app.py puts the Services in Flask's app.extensions
@@ -19,8 +21,8 @@ EXTENSION_KEY = "debridge"   # where app.py puts the Services in Flask's app.ext
 @dataclass(frozen=True)
 class Services:
     """Library use cases, authentication, request budgets, the settings behind them, which
-    Host headers every surface answers, the config editor (/api/config) and the announce use
-    case (/api/announce)."""
+    Host headers every surface answers, the config editor (/api/config), the announce use
+    case (/api/announce), repair and the Arrs."""
 
     library: Library
     authenticator: Authenticator
@@ -31,6 +33,8 @@ class Services:
     hosts: HostPolicy
     config: ConfigEditor
     announcer: Announcer      # cross-seed's /api/announce
+    repair: RepairJobs        # /api/repair
+    arrs: ArrDirectory        # /api/arrs, qBit logins of Arrs
 
     @property
     def settings(self) -> Settings:

@@ -11,6 +11,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from core.arrs import ArrConfigError, ArrSettings, parse_arrs
 from core.naming import category_is_valid
 from core.provider_kinds import KINDS
 from core.schema import (
@@ -68,10 +69,12 @@ class Settings(Mapping[str, Any]):
     def __init__(self, values: dict[str, Any], providers: tuple[ProviderSettings, ...],
                  source: str, base_dir: Path,
                  configured_providers: tuple[ProviderSettings, ...] | None = None,
-                 categories: Mapping[str, CategorySettings] | None = None) -> None:
+                 categories: Mapping[str, CategorySettings] | None = None,
+                 arrs: tuple[ArrSettings, ...] = ()) -> None:
         self._values = dict(values)
         self.providers = providers
         self.categories: Mapping[str, CategorySettings] = dict(categories or {})
+        self.arrs = arrs
         self.source = source
         self.base_dir = base_dir
         self.configured_providers = providers if configured_providers is None \
@@ -106,12 +109,12 @@ class Settings(Mapping[str, Any]):
 
     def with_providers(self, providers: tuple[ProviderSettings, ...]) -> Settings:
         return Settings(self._values, providers, self.source, self.base_dir,
-                        self.configured_providers, self.categories)
+                        self.configured_providers, self.categories, self.arrs)
 
     def with_values(self, changes: Mapping[str, Any]) -> Settings:
         """A copy with some (already validated) values changed: a live update."""
         return Settings({**self._values, **changes}, self.providers, self.source,
-                        self.base_dir, self.configured_providers, self.categories)
+                        self.base_dir, self.configured_providers, self.categories, self.arrs)
 
     def redacted(self) -> dict[str, Any]:
         """Every value, secrets (the schema's `secret` keys) masked: safe to log or return
@@ -122,6 +125,8 @@ class Settings(Mapping[str, Any]):
         if self.categories:
             out["categories"] = {name: {"providers": list(c.providers)}
                                  for name, c in self.categories.items()}
+        if self.arrs:
+            out["arrs"] = [arr.shown() for arr in self.arrs]
         return out
 
 
@@ -243,8 +248,8 @@ def _flatten(data: Mapping[str, Any], source: str) -> tuple[dict[str, Any], list
     flat: dict[str, Any] = {}
     providers = None
     for section, body in data.items():
-        if section == "categories":
-            continue                # validated once the providers are known
+        if section in ("categories", "arrs"):
+            continue                # validated on their own
         if section == "providers":
             if not isinstance(body, list):
                 raise SettingsError(f"invalid value for 'providers' in {source}: must be a list")
@@ -365,8 +370,12 @@ def settings_from_mapping(data: Mapping[str, Any], *, source: str = "<settings>"
             f"{env_sources.get('downloads.action', source)}), which links into the mount; set "
             f"it in {source} or {ENV_PREFIX}DOWNLOADS__MOUNT_PATH")
     categories = _categories(data.get("categories"), provider_settings, source)
+    try:
+        arrs = parse_arrs(data.get("arrs"))
+    except ArrConfigError as exc:
+        raise SettingsError(f"invalid value in {source}: {exc}") from None
     return Settings(values, provider_settings, source, base_dir or Path.cwd(),
-                    categories=categories)
+                    categories=categories, arrs=arrs)
 
 
 def _categories(raw: Any, providers: tuple[ProviderSettings, ...],

@@ -1,4 +1,5 @@
-"""HookRunner: core.ports.HookSender over subprocess and requests, within a timeout."""
+"""HookRunner: core.ports.HookSender over subprocess and requests (the Arrs: through their
+notifier), within a timeout."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import threading
 import requests
 
 from core import __version__
-from core.ports import CommandCall, HookCall, HookFailed, HttpCall
+from core.ports import ArrCall, CommandCall, HookCall, HookFailed, HookSender, HookSkipped, HttpCall
 from core.redact import redact
 
 ENV_PREFIX = "DEBRIDGE__"      # Debridge's own settings (provider keys among them)
@@ -23,12 +24,17 @@ class HookRunner:
     """Delivers hook calls. Failure messages name a status, an exit code or a timeout,
     never the URL, the headers or the arguments (they may hold keys)."""
 
-    def __init__(self) -> None:
+    def __init__(self, arrs: HookSender | None = None) -> None:
         self._local = threading.local()
+        self._arrs = arrs            # what tells the Arrs (core.arr_notify.ArrNotifier)
 
     def send(self, call: HookCall, timeout: float) -> None:
         if isinstance(call, CommandCall):
             self._run(call, timeout)
+        elif isinstance(call, ArrCall):
+            if self._arrs is None:
+                raise HookSkipped("no Arr is configured")
+            self._arrs.send(call, timeout)
         else:
             self._request(call, timeout)
 

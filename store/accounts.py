@@ -155,6 +155,11 @@ class AccountQueries:
                                    (sid_hash,)).fetchone()
         return None if row is None else float(row[0])
 
+    def session_username(self, sid_hash: str) -> str | None:
+        row = self._read().execute("SELECT username FROM sessions WHERE sid_hash = ?",
+                                   (sid_hash,)).fetchone()
+        return None if row is None else str(row[0])
+
     def touch_session(self, sid_hash: str, now: float) -> None:
         with self._tx() as conn:
             conn.execute("UPDATE sessions SET last_seen = ? WHERE sid_hash = ?", (now, sid_hash))

@@ -291,6 +291,86 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         ) WITHOUT ROWID""",
         "CREATE INDEX announce_outcomes_at ON announce_outcomes(at)",
     ),
+    (
+        # Repair's health model, per torrent and per file; when a file was last streamed
+        # (repair leaves alone what is being watched).
+        "ALTER TABLE torrents ADD COLUMN health TEXT NOT NULL DEFAULT 'unknown'",
+        "ALTER TABLE torrents ADD COLUMN health_reason TEXT NOT NULL DEFAULT ''",
+        "ALTER TABLE torrents ADD COLUMN health_checked REAL NOT NULL DEFAULT 0",
+        "ALTER TABLE torrents ADD COLUMN streamed_at REAL NOT NULL DEFAULT 0",
+        "ALTER TABLE files ADD COLUMN health TEXT NOT NULL DEFAULT 'unknown'",
+        "ALTER TABLE files ADD COLUMN health_reason TEXT NOT NULL DEFAULT ''",
+        # Arrs registered by a qBit login (URL as user name, API key as password), besides
+        # the configured `arrs`; the key stays here, never in a cookie.
+        """CREATE TABLE arr_registrations (
+            url TEXT PRIMARY KEY,
+            type TEXT NOT NULL,
+            api_key TEXT NOT NULL,
+            categories TEXT NOT NULL DEFAULT '[]',
+            version TEXT NOT NULL DEFAULT '',
+            registered REAL NOT NULL
+        ) WITHOUT ROWID""",
+        # Repair jobs: a scan, its plan, and what carrying it out did. At most one job scans
+        # or processes at a time, in every process (the partial unique index).
+        """CREATE TABLE repair_jobs (
+            id INTEGER PRIMARY KEY AUTOINCREMENT,
+            created REAL NOT NULL,
+            state TEXT NOT NULL,
+            trigger TEXT NOT NULL DEFAULT 'api',
+            dry_run INTEGER NOT NULL DEFAULT 0,
+            auto_process INTEGER NOT NULL DEFAULT 0,
+            arrs TEXT NOT NULL DEFAULT '[]',
+            media_ids TEXT NOT NULL DEFAULT '[]',
+            plan TEXT NOT NULL DEFAULT '[]',
+            summary TEXT NOT NULL DEFAULT '{}',
+            error TEXT NOT NULL DEFAULT '',
+            started REAL NOT NULL DEFAULT 0,
+            finished REAL NOT NULL DEFAULT 0,
+            owner TEXT NOT NULL DEFAULT '',
+            stop_requested INTEGER NOT NULL DEFAULT 0
+        )""",
+        "CREATE UNIQUE INDEX repair_jobs_one_run ON repair_jobs((1)) "
+        "WHERE state IN ('scanning', 'processing')",
+        # Repairs tried per info-hash: the cap and the back-off that keep repair from looping.
+        """CREATE TABLE repair_attempts (
+            hash TEXT PRIMARY KEY,
+            attempts INTEGER NOT NULL,
+            last_at REAL NOT NULL,
+            next_at REAL NOT NULL,
+            last_error TEXT NOT NULL DEFAULT ''
+        ) WITHOUT ROWID""",
+        # What the Arrs are told goes through the hooks' outbox, queued by the store itself in
+        # the transaction that fails or first completes a torrent, whatever path got it there:
+        # a torrent that failed (its grab is marked failed), one that completed (the Arr
+        # polls its download clients now). Delivered a few seconds later, so that an add
+        # refused while the client waited (which answered `Fails.`) is withdrawn first.
+        """CREATE TRIGGER arr_torrent_failed AFTER UPDATE OF state ON torrents
+        WHEN NEW.state = 'failed' AND OLD.state != 'failed' AND NEW.category != ''
+        BEGIN
+            INSERT INTO hook_outbox (torrent_id, hash, hook, context, created, next_at)
+            VALUES (NEW.id, NEW.hash, 'arr:failed', json_object(
+                'hash', NEW.hash, 'category', NEW.category, 'name', NEW.name,
+                'reason', NEW.reason,
+                'message', NEW.message), NEW.state_since, NEW.state_since + 5);
+        END""",
+        # An add refused while its client waited is removed at once (the client heard
+        # `Fails.` and tries another release): its notice is withdrawn before it is due.
+        """CREATE TRIGGER arr_refusal_withdrawn AFTER UPDATE OF state ON torrents
+        WHEN OLD.state = 'failed' AND NEW.state = 'deleting'
+            AND NEW.state_since - OLD.state_since < 5
+        BEGIN
+            DELETE FROM hook_outbox WHERE torrent_id = NEW.id AND hook = 'arr:failed'
+                AND state = 'pending';
+        END""",
+        """CREATE TRIGGER arr_torrent_completed AFTER UPDATE OF completion_on ON torrents
+        WHEN OLD.completion_on = 0 AND NEW.completion_on > 0 AND NEW.category != ''
+        BEGIN
+            INSERT INTO hook_outbox (torrent_id, hash, hook, context, created, next_at)
+            VALUES (NEW.id, NEW.hash, 'arr:completed', json_object(
+                'hash', NEW.hash, 'category', NEW.category, 'name', NEW.name), NEW.state_since,
+                NEW.state_since);
+        END""",
+    ),
 )
 
 SCHEMA_VERSION = len(MIGRATIONS)

@@ -14,6 +14,7 @@ from tenacity import retry, retry_if_exception, stop_after_delay, wait_random
 from core.ports import Store
 from store.accounts import AccountQueries
 from store.announces import AnnounceQueries
+from store.arrs import ArrQueries
 from store.blocks import BlockQueries
 from store.budgets import BudgetQueries
 from store.hooks import HookQueries
@@ -21,6 +22,7 @@ from store.imported import ImportedQueries
 from store.migrations import migrate
 from store.permissions import private_dir, private_file, tighten
 from store.registry import RegistryQueries
+from store.repair import RepairQueries
 from store.torrents import TorrentQueries
 from store.tree import TreeQueries
 
@@ -40,7 +42,8 @@ def _enable_wal(conn: sqlite3.Connection) -> None:
 
 
 class SqliteStore(TorrentQueries, AccountQueries, BudgetQueries, ImportedQueries,
-                  TreeQueries, BlockQueries, RegistryQueries, HookQueries, AnnounceQueries):
+                  TreeQueries, BlockQueries, RegistryQueries, HookQueries, AnnounceQueries,
+                  RepairQueries, ArrQueries):
     """Debridge's persistent state. Thread-safe; several processes may share the file."""
 
     def __init__(self, path: Path) -> None:

@@ -23,12 +23,13 @@ UPDATABLE = frozenset({
     "delete_files", "delete_remote", "trackers", "queue_position", "force_start", "seq_dl",
     "first_last_piece_prio", "super_seeding", "auto_tmm", "dl_limit", "up_limit",
     "inactive_seeding_time_limit", "content_folder", "layout_dirty", "placed_root",
-    "origin_name", "has_root", "stalled_since", "provider",
+    "origin_name", "has_root", "stalled_since", "provider", "health", "health_reason",
+    "health_checked", "streamed_at",
 })
 # Written by the engine on its own schedule; clients see them through sync deltas anyway.
-QUIET = frozenset({"next_check_at", "attempts"})
+QUIET = frozenset({"next_check_at", "attempts", "health_checked", "streamed_at"})
 FILE_UPDATABLE = frozenset({"selected", "provider_file_id", "link", "done", "path", "size",
-                            "placed", "remote_path", "priority"})
+                            "placed", "remote_path", "priority", "health", "health_reason"})
 # Columns in the order of Torrent's fields, so a row becomes a Torrent without a lookup per
 # field (listings build thousands); tags and files, the last two fields, come separately.
 _FIELDS = [f for f in fields(Torrent)][:-2]
@@ -60,7 +61,8 @@ def _file(row: sqlite3.Row) -> TorrentFile:
     return TorrentFile(index=row["idx"], path=row["path"], size=row["size"],
                        selected=bool(row["selected"]), provider_file_id=row["provider_file_id"],
                        link=row["link"], done=bool(row["done"]), placed=row["placed"],
-                       remote_path=row["remote_path"], priority=row["priority"])
+                       remote_path=row["remote_path"], priority=row["priority"],
+                       health=row["health"], health_reason=row["health_reason"])
 
 
 def _torrent(row: Sequence[Any], tags: tuple[str, ...],

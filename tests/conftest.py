@@ -24,8 +24,9 @@ def make_settings(tmp_path: Path, **sections: dict[str, Any]) -> Any:
     config["auth"]["password"] = PASSWORD
     config["downloads"].update(poll_interval_seconds=0.1, folder=str(tmp_path / "downloads"))
     config["sandbox"].update(port=free_port(), download_seconds=1.0)
+    config["repair"]["interval_minutes"] = 0     # a test starts the scans it wants
     for section, values in sections.items():
-        if section in ("providers", "categories"):
+        if section in ("providers", "categories", "arrs"):
             config[section] = values
         else:
             config[section].update(values)

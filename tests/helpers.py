@@ -161,10 +161,14 @@ def write_config(directory: Path, *, port: int, sandbox_port: int = 0,
     config["downloads"].update(poll_interval_seconds=0.2)
     config["qbit"]["add_wait_seconds"] = 5.0
     config["sandbox"].update(port=sandbox_port, download_seconds=2.0)
+    config["repair"]["interval_minutes"] = 0     # a test starts the scans it wants
     if providers is not None:
         config["providers"] = providers
     for section, values in sections.items():
-        config[section].update(values)
+        if section == "arrs":
+            config[section] = values
+        else:
+            config[section].update(values)
     path = directory / "config.json"
     path.write_text(json.dumps(config, indent=2))
     return path

@@ -1,5 +1,5 @@
-"""What the completion hooks need from the outside: something that runs a program or sends
-an HTTP request, once, within a timeout."""
+"""What the completion hooks need from the outside: something that runs a program, sends an
+HTTP request or tells the Arrs, once, within a timeout."""
 
 from __future__ import annotations
 
@@ -25,12 +25,26 @@ class HttpCall:
     body: bytes = field(default=b"", repr=False)
 
 
-HookCall = CommandCall | HttpCall
+@dataclass(frozen=True)
+class ArrCall:
+    """Tell the Arrs of a category about a torrent: `event` is failed, completed or repair;
+    `context` what the store recorded with it (hash, category, name, reason, message...)."""
+
+    event: str
+    context: dict[str, str]
+
+
+HookCall = CommandCall | HttpCall | ArrCall
 
 
 class HookFailed(Exception):
     """A delivery did not succeed. The message says why in words safe to log (a status, an
     exit code, a timeout), never a URL, header or secret."""
+
+
+class HookSkipped(Exception):
+    """There is nothing to deliver (no Arr owns the category; the Arr has no grab of it):
+    the delivery is dropped, with this reason."""
 
 
 class HookSender(Protocol):
