@@ -10,9 +10,10 @@ from api import (
     meta_routes,
     openapi,
     registry_routes,
+    repair_routes,
     torrent_routes,
 )
 from api.http import blueprint, root
 
 __all__ = ["blueprint", "browse_routes", "config_routes", "crossseed_routes", "meta_routes",
-           "openapi", "registry_routes", "root", "torrent_routes"]
+           "openapi", "registry_routes", "repair_routes", "root", "torrent_routes"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -22,7 +23,7 @@ PUBLIC_ENDPOINTS = frozenset({"api.openapi", "api_root.version"})
 
 
 BadRequest = InvalidInput
-__all__ = ["BadRequest", "NotFound", "blueprint", "error", "root", "services"]
+__all__ = ["BadRequest", "NotFound", "blueprint", "error", "json_body", "root", "services"]
 
 
 def services() -> Services:
@@ -154,3 +155,31 @@ def http_error(exc: HTTPException) -> Response:
     headers.pop("Content-Length", None)
     message = "no such endpoint" if status == 404 else exc.description or exc.name
     return error(message, status, headers)
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON value")
+
+
+def json_body(max_bytes: int, wanted: str, *, empty: Any = None) -> Any:
+    """The request's JSON body, at most `max_bytes`; InvalidInput says what is wrong and what
+    to send (`wanted`). An empty body is `empty` when given, else an error."""
+    length = request.content_length
+    if length is not None and length > max_bytes:
+        raise InvalidInput(f"the body is larger than {max_bytes // 1024} KiB")
+    raw = request.stream.read(max_bytes + 1)     # a body without a length is cut here too
+    if len(raw) > max_bytes:
+        raise InvalidInput(f"the body is larger than {max_bytes // 1024} KiB")
+    if not raw.strip():
+        if empty is not None:
+            return empty
+        raise InvalidInput(f"the body is empty: send {wanted}")
+    try:
+        return json.loads(raw, parse_constant=_reject_constant)
+    except json.JSONDecodeError as exc:
+        raise InvalidInput(f"the body is not valid JSON (line {exc.lineno}, column "
+                           f"{exc.colno}: {exc.msg}); send {wanted}") from None
+    except UnicodeDecodeError:
+        raise InvalidInput("the body is not valid JSON (not UTF-8 text)") from None
+    except (ValueError, RecursionError) as exc:   # NaN, nesting too deep, digits too many
+        raise InvalidInput(f"the body is not valid JSON ({exc})") from None

@@ -10,10 +10,10 @@ from flask import Response, jsonify, request
 
 from api.http import BadRequest, blueprint, root, services
 from core.library_registry import MAX_PAGE
-from core.models import TorrentState
+from core.models import Torrent, TorrentFile, TorrentState
 from core.ports import RegistryRow
 from core.sources import parse_info_hash
-from core.view import TorrentView, torrent_view
+from core.view import TorrentView, file_health, torrent_view
 
 MAX_BODY = 4096          # `{"is_flagged": false}` is 21 bytes: anything this long is not one
 MAX_WHOLE = 2**63 - 1    # SQLite's integers: a larger offset cannot be asked for
@@ -86,6 +86,13 @@ def _entry(row: RegistryRow, view: TorrentView | None) -> dict[str, Any]:
     return body
 
 
+def _file(torrent: Torrent, file: TorrentFile) -> dict[str, Any]:
+    health, why = file_health(torrent, file)
+    return {"index": file.index, "path": file.path, "size": file.size,
+            "selected": file.selected, "done": file.done, "linked": bool(file.link),
+            "health": health or None, "health_reason": why or None}
+
+
 def _detail(row: RegistryRow, now: float) -> dict[str, Any]:
     """The entry, its files and link health where UDPT has its peers (`peers` stays, empty:
     a debrid provider shows no swarm)."""
@@ -94,9 +101,7 @@ def _detail(row: RegistryRow, now: float) -> dict[str, Any]:
     body.update(files=[], health=None, health_reason=None, peers=[])
     if view is not None and row.torrent is not None:
         body.update(health=view.health.value, health_reason=view.health_reason or None,
-                    files=[{"index": f.index, "path": f.path, "size": f.size,
-                            "selected": f.selected, "done": f.done, "linked": bool(f.link)}
-                           for f in row.torrent.files])
+                    files=[_file(row.torrent, f) for f in row.torrent.files])
     return body
 
 

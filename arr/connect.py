@@ -7,9 +7,9 @@ import requests
 
 from arr.client import ArrClient
 from core.arrs import ArrDirectory, ArrSettings
+from core.ports.arr import ArrError, ArrErrorKind, ArrKind, ArrStatus
 from core.ports.repair import ArrRegistry
 from core.settings import Settings
-from core.ports.arr import ArrError, ArrErrorKind, ArrKind, ArrStatus
 
 TIMEOUT = 10.0
 # Sonarr and Radarr answer under /api/v3, Lidarr under /api/v1; appName says which it is.

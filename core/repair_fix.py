@@ -19,6 +19,7 @@ from core.repair_scan import Finding, RepairConfig
 
 log = logging.getLogger(__name__)
 Item = dict[str, Any]
+RECONCILE_PAGE = 200       # newest torrents looked through for an add a kill cut off
 
 
 class FixStore(RepairStore, TorrentStore, LinkStore, ImportedStore, ScheduleStore, Protocol):
@@ -135,15 +136,22 @@ class Repairer:
             if caps.cache_check is CacheCheck.NATIVE and not caps.add_only_if_cached and \
                     not provider.check_cached([torrent.hash]).get(torrent.hash, False):
                 return "not cached there"
-            new_id = item.get("new_id") if item.get("new_account") == account else ""
+            new_id = str(item.get("new_id") or "") if item.get("new_account") == account \
+                else ""
+            if not new_id and item.get("step") == "adding" and \
+                    item.get("new_account") == account:
+                # cut off while adding: the add may have taken effect; never add twice
+                new_id = self._added_before(torrent, provider)
             if not new_id:
+                item.update(new_account=account, new_id="", step="adding")
+                save(item)
                 data = self.store.torrent_file_of(torrent.id) if torrent.has_torrent_file \
                     else None
                 only = caps.add_only_if_cached
                 new_id = provider.add_torrent_file(data, only_if_cached=only) if data \
                     else provider.add_magnet(torrent.magnet, only_if_cached=only)
-                item.update(new_account=account, new_id=new_id, step="added")
-                save(item)
+            item.update(new_account=account, new_id=new_id, step="added")
+            save(item)
             remote = self._wait_ready(torrent, provider, new_id)
             if isinstance(remote, str):
                 self._drop(provider, new_id)
@@ -170,6 +178,18 @@ class Repairer:
                  account, new_id)
         self._delete_old(item)
         return None
+
+    def _added_before(self, torrent: Torrent, provider: DebridProvider) -> str:
+        """A copy of the torrent on the account other than the lost one (an add whose answer
+        a kill cut off), among its newest torrents; "" if there is none."""
+        for count, remote in enumerate(provider.list_torrents(page_size=RECONCILE_PAGE)):
+            if count >= RECONCILE_PAGE:
+                break
+            if remote.hash.lower() == torrent.hash and remote.id != torrent.provider_torrent_id:
+                log.info("torrent %s: repair resumes with the copy %s added before the cut",
+                         torrent.hash, remote.id)
+                return remote.id
+        return ""
 
     def _wait_ready(self, torrent: Torrent, provider: DebridProvider,
                     new_id: str) -> RemoteTorrent | str:

@@ -2,25 +2,15 @@
 
 from __future__ import annotations
 
-import enum
 import math
 from dataclasses import dataclass
 from typing import Any
 
-from core.models import FailureReason, Torrent, TorrentState
+from core.models import FailureReason, Health, Torrent, TorrentFile, TorrentState
 
 RUNNING = (TorrentState.SUBMITTING, TorrentState.RESOLVING, TorrentState.DOWNLOADING,
            TorrentState.FINALIZING)
 TRANSFERRING = (TorrentState.DOWNLOADING, TorrentState.FINALIZING)
-
-
-class Health(enum.StrEnum):
-    """Whether a torrent's content is there to be read."""
-
-    HEALTHY = "healthy"        # complete, its files placed and readable when last looked at
-    BROKEN = "broken"          # failed, or lost by the provider; the reason is kept
-    REPAIRING = "repairing"    # being brought back
-    UNKNOWN = "unknown"        # not complete yet: nothing to judge
 
 
 def placed_bytes(torrent: Torrent) -> int:
@@ -45,12 +35,25 @@ def eta_seconds(torrent: Torrent, now: float) -> int | None:
 
 
 def health_of(torrent: Torrent) -> tuple[Health, str]:
-    """The torrent's health and why, from its state (the repair scanner refines it)."""
+    """The torrent's health and why: a failed one is broken; a completed one is what repair's
+    scanner last found (healthy until it finds otherwise: its files were read when it
+    completed); one not complete yet has nothing to judge."""
     if torrent.state is TorrentState.FAILED:
         return Health.BROKEN, torrent.reason or FailureReason.PROVIDER_ERROR.value
     if torrent.state is TorrentState.COMPLETED:
+        if torrent.health in (Health.BROKEN, Health.REPAIRING):
+            return Health(torrent.health), torrent.health_reason
         return Health.HEALTHY, ""
     return Health.UNKNOWN, ""
+
+
+def file_health(torrent: Torrent, file: TorrentFile) -> tuple[str, str]:
+    """A selected file's health and why ("" for a file not selected)."""
+    if not file.selected:
+        return "", ""
+    if torrent.state is TorrentState.COMPLETED and file.health == Health.BROKEN:
+        return Health.BROKEN.value, file.health_reason
+    return health_of(torrent)[0].value, ""
 
 
 @dataclass(frozen=True, slots=True)

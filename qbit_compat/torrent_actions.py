@@ -25,7 +25,7 @@ from qbit_compat.http import (
     services,
     text,
 )
-from qbit_compat.routing import Endpoint
+from qbit_compat.routing import Endpoint, session_id
 
 # The urls field may come as a multipart part: room for MAX_SOURCES magnets with trackers.
 MAX_URLS_BYTES = 16 * 1024 * 1024
@@ -89,6 +89,9 @@ def add(params: MultiDict[str, str]) -> Response:
         first_last_piece_prio=flag(params, "firstLastPiecePrio"),
         auto_tmm=flag(params, "autoTMM"), add_to_top=flag(params, "addToTopOfQueue"),
         force_start=flag(params, "forced") and persona().stop_start)
+    # an Arr that registered itself by logging in owns the categories it adds into
+    services().arrs.note_category(services().authenticator.session_user(session_id()),
+                                  category)
     return text("Ok." if services().library.add(sources, options) else "Fails.")
 
 

@@ -16,7 +16,6 @@ from core.settings import Settings
 from repair.checks import Disk, StreamProbe
 
 
-
 def repair_config(settings: Settings) -> RepairConfig:
     return RepairConfig(
         max_broken_fraction=settings["repair.max_broken_fraction"],

@@ -102,7 +102,8 @@ class TreeQueries:
         return [_managed(r) for r in self._read().execute(_MANAGED + where, args)]
 
     def tree_bad(self, limit: int) -> tuple[list[TreeEntry], list[TreeEntry]]:
-        """(failed client entries, failed account torrents), newest first."""
+        """(failed client entries and completed ones repair found broken, failed account
+        torrents), newest first."""
         conn = self._read()
         managed = [
             TreeEntry(base=r[0] or folder_for(r[6]), hash=r[1], provider=r[2], size=r[3],
@@ -111,7 +112,8 @@ class TreeQueries:
                 "SELECT folder, hash, provider, size, CASE WHEN state_since > 0 THEN "  # noqa: S608
                 "CAST(state_since AS INTEGER) ELSE added_on END, id, CASE WHEN origin_name != '' "
                 "THEN origin_name ELSE name END "
-                f"FROM torrents WHERE state = {state(S.FAILED)} ORDER BY id DESC LIMIT ?",
+                f"FROM torrents WHERE state = {state(S.FAILED)} OR (state = "
+                f"{state(S.COMPLETED)} AND health = 'broken') ORDER BY id DESC LIMIT ?",
                 (limit,))]
         imported = [_imported(r) for r in conn.execute(
             _IMPORTED + "WHERE i.status = ?" + _IMPORTED_ORDER + " LIMIT ?",
