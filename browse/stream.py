@@ -9,6 +9,7 @@ Every wait on the provider or the CDN is bounded by `timeout`: past it, Upstream
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
 from collections.abc import Callable, Iterator
@@ -24,6 +25,9 @@ from core.priority import Priority, work_priority
 log = logging.getLogger(__name__)
 REOPENS = 3          # broken connections in a row without a byte between them
 RESOLVER_THREADS = 8
+# Read this much and someone is watching (a probe, a mount's readability check or ffprobe
+# reads less): repair leaves the torrent alone for a while.
+WATCHED_BYTES = 4 << 20
 
 
 class RemoteReader:
@@ -39,6 +43,8 @@ class RemoteReader:
                  chunk_size: int = 1 << 20, priority: Priority = Priority.INTERACTIVE) -> None:
         self.links, self.content, self.provider, self.file = links, content, provider, file
         self.priority = priority     # of its link resolutions (a player waits: interactive)
+        self.on_watch: Callable[[], None] | None = None   # called once WATCHED_BYTES are read
+        self._served = 0
         self.resolvers = resolvers
         self.timeout = timeout
         self.chunk_size = chunk_size
@@ -101,6 +107,10 @@ class RemoteReader:
                                      f"of {self.file.size}")
         piece, self._buffer = self._buffer[:size], self._buffer[size:]
         self.position += len(piece)
+        self._served += len(piece)
+        if self.on_watch is not None and self._served >= WATCHED_BYTES:
+            watched, self.on_watch = self.on_watch, None
+            watched()
         return piece
 
     def close(self) -> None:
@@ -159,15 +169,16 @@ class Streams:
     def __init__(self, links: LinkResolver, content: ContentSource, timeout: float,
                  on_open: Callable[[TreeEntry], None] | None = None) -> None:
         self.links, self.content, self.timeout = links, content, timeout
-        self.on_open = on_open       # notes that a torrent is being watched (repair waits)
+        self.on_open = on_open       # notes that a torrent is watched (repair waits)
         self.resolvers = ThreadPoolExecutor(max_workers=RESOLVER_THREADS,
                                             thread_name_prefix="link-resolve")
 
     def open(self, entry: TreeEntry, file: TreeFile) -> RemoteReader:
         """A reader for a client (WebDAV, a browser)."""
+        reader = self.reader(entry, file)
         if self.on_open is not None:
-            self.on_open(entry)
-        return self.reader(entry, file)
+            reader.on_watch = functools.partial(self.on_open, entry)
+        return reader
 
     def reader(self, entry: TreeEntry, file: TreeFile,
                priority: Priority = Priority.INTERACTIVE) -> RemoteReader:

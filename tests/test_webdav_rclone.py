@@ -26,6 +26,7 @@ from typing import Any
 
 import pytest
 import qbittorrentapi
+import requests
 
 from tests.helpers import (
     PASSWORD,
@@ -501,3 +502,66 @@ def test_symlinks_read_after_a_clean_and_a_sigkill_restart(rig: Rig,
         assert rig.sandbox_port != first_port
         _links_read(links)
         assert _placed_links(rig) == links
+
+
+# -- 7. repair through the mount (last: the final test stops the mount) ----------------------
+def _api(rig: Rig, method: str, path: str, **kwargs: Any) -> Any:
+    answer = requests.request(method, f"http://127.0.0.1:{rig.port}{path}", timeout=30,
+                              headers={"Authorization": f"Bearer {API_KEY}"}, **kwargs)
+    assert answer.status_code < 300, (answer.status_code, answer.text)
+    return answer.json()
+
+
+def _copies(rig: Rig, info_hash: str) -> list[dict[str, Any]]:
+    admin = f"http://127.0.0.1:{rig.sandbox_port}/__admin"
+    return [t for t in requests.get(f"{admin}/torrents", timeout=5).json()
+            if t["hash"].lower() == info_hash and not t["deleted"]]
+
+
+def _kill_copy(rig: Rig, info_hash: str) -> str:
+    (copy,) = _copies(rig, info_hash)
+    requests.post(f"http://127.0.0.1:{rig.sandbox_port}/__admin/torrents/{copy['id']}",
+                  json={"dead": True}, timeout=5).raise_for_status()
+    return str(copy["id"])
+
+
+def _repair_job(rig: Rig, **body: Any) -> dict[str, Any]:
+    job = _api(rig, "POST", "/api/repair", json=body)
+    return wait_until(lambda: (j := _api(rig, "GET", f"/api/repair/jobs/{job['id']}"))[
+        "status"] in ("completed", "failed") and j, timeout=60, what="the repair job")
+
+
+def test_a_repaired_torrent_reads_again_through_the_same_symlink(rig: Rig) -> None:
+    info_hash, name = random_hash(), "Mount.Repair.S03E01.1080p"
+    assert rig.client.torrents_add(urls=magnet(info_hash, name, size=2_000_001),
+                                   category=SHOWS) == "Ok."
+    torrent = _wait_completed(rig.client, info_hash)
+    local = Path(str(torrent["save_path"])) / f"{name}/{name}.mkv"
+    target = os.readlink(local)
+    lost = _kill_copy(rig, info_hash)
+
+    job = _repair_job(rig, mediaIds=[info_hash], autoProcess=True)
+
+    (item,) = job["broken_items"]
+    assert item["state"] == "done", job
+    (copy,) = _copies(rig, info_hash)
+    assert str(copy["id"]) != lost
+    assert os.readlink(local) == target                  # the same symlink, the same path
+    assert file_sha256(local) == expected_sha256(info_hash, 1, 2_000_001)
+
+
+def test_with_the_mount_stopped_repair_acts_on_nothing(rig: Rig) -> None:
+    info_hash, name = random_hash(), "Mount.Down.S03E02.1080p"
+    assert rig.client.torrents_add(urls=magnet(info_hash, name), category=SHOWS) == "Ok."
+    _wait_completed(rig.client, info_hash)
+    lost = _kill_copy(rig, info_hash)
+    subprocess.run(["fusermount3", "-u", str(rig.mount)], check=True, capture_output=True)
+    wait_until(lambda: not os.path.ismount(rig.mount), timeout=10, what="the mount to stop")
+
+    job = _repair_job(rig, mediaIds=[info_hash], autoProcess=True)
+
+    assert job["broken_items"] == []
+    assert "cannot be read" in job["summary"]["gate"], job["summary"]
+    assert "rclone" in _api(rig, "GET", "/api/repair/status")["alert"]
+    assert [str(c["id"]) for c in _copies(rig, info_hash)] == [lost]    # nothing re-added
+    assert rig.client.torrents_info(torrent_hashes=info_hash)[0]["state"] == "pausedUP"
