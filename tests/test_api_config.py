@@ -233,6 +233,33 @@ def test_categories_pin_accounts_as_a_whole_mapping_after_a_restart(
     assert again.json == NO_CHANGE
 
 
+def test_arrs_are_shown_masked_and_a_masked_key_posted_back_keeps_the_secret(
+        configured: Configured) -> None:
+    sonarr = {"name": "sonarr", "type": "sonarr", "url": "http://127.0.0.1:8989",
+              "api_key": "arr-secret-" + "8" * 20, "categories": ["tv-sonarr"]}
+    refused = configured.post(json.dumps({"arrs": [{**sonarr, "type": "plex"}]}))
+    assert refused.status_code == 400
+    assert "arrs[0].type" in refused.json["error"]
+    assert configured.file().get("arrs", []) == []
+    answer = configured.post(json.dumps({"arrs": [sonarr]}))
+    assert answer.json == {**NO_CHANGE, "changed": ["arrs"], "restart_required": ["arrs"]}
+    assert configured.file()["arrs"][0]["api_key"] == sonarr["api_key"]
+    stop_app(configured.app)
+    restarted = create_app(load_settings(configured.path), start_background=False)
+    try:
+        shown = restarted.test_client().get("/api/config", headers=BEARER).json["arrs"]
+        assert shown == [{**sonarr, "api_key": "********", "mark_failed": True,
+                          "refresh_on_complete": True}]
+        renamed = restarted.test_client().post("/api/config", headers=JSON, data=json.dumps(
+            {"arrs": [{**shown[0], "categories": ["tv", "anime"]}]}))
+        assert renamed.json["changed"] == ["arrs"]
+        kept = configured.file()["arrs"][0]
+        assert kept["api_key"] == sonarr["api_key"]          # the mask kept the secret
+        assert kept["categories"] == ["tv", "anime"]
+    finally:
+        stop_app(restarted)
+
+
 def test_an_environment_override_is_reported(tmp_path: Path,
                                              monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DEBRIDGE__SERVER__LOG_LEVEL", "warning")

@@ -333,3 +333,27 @@ def test_a_second_run_while_one_runs_is_refused(app: Flask, client: FlaskClient)
         requests.delete(f"{_admin(app)}/faults/{rule['id']}", timeout=5)
         wait_until(lambda: client.get("/api/repair/status", headers=BEARER).get_json()[
             "running"] is None, timeout=30)
+
+
+def test_a_notice_to_an_arr_that_is_down_is_delivered_once_it_is_back(
+        app: Flask, client: FlaskClient, arrs: dict[str, FakeArr]) -> None:
+    lidarr = arrs["lidarr"]
+    info_hash = random_hash()
+    artist = lidarr.add_item("Down Artist", "/music/Down Artist")
+    grab = lidarr.add_grab(info_hash, artist, [901])[0]
+    lidarr.set_down(True)
+    try:
+        _add(client, info_hash, "Down.Artist.Album.[infringing]", "lidarr")
+        wait_until(lambda: _torrent(client, info_hash)["state"] == "failed", timeout=20)
+        store = app.extensions["debridge.runtime"].store
+
+        def tried() -> Any:
+            notices = [d for d in store.hook_deliveries(info_hash) if d.hook == "arr:failed"]
+            return notices and notices[0].attempts >= 1 and notices[0].error and notices[0]
+        notice = wait_until(tried, timeout=20, what="a failed attempt")   # due 5 s after
+        assert "503" in notice.error
+        assert lidarr.api_key not in notice.error
+        assert lidarr.failed_ids == []
+    finally:
+        lidarr.set_down(False)
+    wait_until(lambda: lidarr.failed_ids == [grab], timeout=20, what="the retried notice")
