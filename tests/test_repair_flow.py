@@ -184,6 +184,10 @@ def test_an_uncached_re_add_hands_the_torrent_back_to_its_arr(
     assert other not in sonarr.deleted_files
     assert not sonarr.deleted_files
     assert _torrent(client, info_hash)["health"] == "broken"
+    bad = client.get("/api/browse/__bad__", headers=BEARER).get_json()
+    assert "Uncached.Show.S01.1080p" in [t["name"] for t in bad["torrents"]]
+    files = client.get(f"/t/{info_hash}", headers=BEARER).get_json()["files"]
+    assert {f["health"] for f in files if f["selected"]} == {"broken"}
     # the uncached copy was deleted again; only the dead one is left
     assert [c["status"] for c in _copies(app, info_hash)] == ["dead"]
 
@@ -357,3 +361,11 @@ def test_a_notice_to_an_arr_that_is_down_is_delivered_once_it_is_back(
     finally:
         lidarr.set_down(False)
     wait_until(lambda: lidarr.failed_ids == [grab], timeout=20, what="the retried notice")
+
+
+def test_the_periodic_scan_is_a_job_of_its_own(app: Flask, client: FlaskClient) -> None:
+    app.extensions["debridge"].repair.schedule()
+    job = wait_until(lambda: (j := client.get("/api/repair/jobs", headers=BEARER).get_json()[0])[
+        "status"] not in ("scanning", "processing") and j, timeout=60)
+    assert job["trigger"] == "interval"
+    assert job["auto_process"] is False            # repair.auto_repair is off

@@ -20,7 +20,7 @@ from core.ports import Capabilities, HookFailed, HookSkipped, RemoteStatus, Remo
 from core.ports.hooks import ArrCall
 from core.repair_fix import Repairer
 from core.repair_scan import Finding, RepairConfig, Scanner
-from repair.checks import symlink_target
+from repair.checks import Disk, symlink_target
 from store.sqlite import open_store
 from tests.fake_arr import FakeArr
 from tests.helpers import random_hash
@@ -41,7 +41,7 @@ class Account:
         return iter(self.remotes)
 
 
-class Disk:
+class NoDisk:
     def mount_problem(self) -> str | None:
         return None
 
@@ -81,7 +81,7 @@ def test_the_health_gate_trips_above_the_broken_fraction(checked: int, dead: int
                                                          gated: bool) -> None:
     torrents = [_torrent(i) for i in range(checked)]
     account = Account([_remote(t, i < dead) for i, t in enumerate(torrents)])
-    scanner = Scanner(None, {"acct": account}, Disk(), Probe(),  # type: ignore[arg-type]
+    scanner = Scanner(None, {"acct": account}, NoDisk(), Probe(),  # type: ignore[arg-type]
                       RepairConfig(max_broken_fraction=0.5), arr_roots=lambda arr: [])
     result = scanner.scan(torrents, [])
     assert result.checked == checked
@@ -94,7 +94,7 @@ def test_an_account_that_cannot_be_listed_leaves_its_torrents_unknown() -> None:
         def list_torrents(self, **_: Any) -> Iterator[RemoteTorrent]:
             raise ProviderError("503 from the API")
 
-    scanner = Scanner(None, {"acct": Down([])}, Disk(), Probe(),  # type: ignore[arg-type]
+    scanner = Scanner(None, {"acct": Down([])}, NoDisk(), Probe(),  # type: ignore[arg-type]
                       RepairConfig(), arr_roots=lambda arr: [])
     result = scanner.scan([_torrent(0), _torrent(1)], [])
     assert (result.checked, result.unknown, result.broken) == (0, 2, [])
@@ -125,6 +125,10 @@ def test_attempts_are_capped_and_accounts_without_renewal_are_not_used(
     torrent = _torrent(0)
     planned = repairer.plan(Finding(torrent, ["dead"]), has_arr=False)
     assert planned["actions"] == ["re-add on acct"]          # `other` may not renew
+    repairer.allow_renew = {"acct": True, "other": True}
+    both = repairer.plan(Finding(torrent, ["dead"]), has_arr=True)
+    assert both["actions"][:2] == ["re-add on acct", "re-add on other"]   # its own first
+    repairer.allow_renew = {"acct": True, "other": False}
     for _ in range(2):
         repairer.store.record_attempt(torrent.hash, NOW - 10, NOW - 5, "not cached")
     capped = repairer.plan(Finding(torrent, ["dead"]), has_arr=True)
@@ -207,3 +211,32 @@ def test_an_arr_down_is_retried_and_one_without_the_grab_is_dropped(sonarr: Fake
         notifier.send(call, 10.0)
     with pytest.raises(HookSkipped, match="no Arr takes this notice"):
         notifier.send(ArrCall("failed", {"hash": random_hash(), "category": "movies"}), 10.0)
+
+
+def test_the_disk_checks_find_what_points_at_nothing(tmp_path: Path) -> None:
+    mount = tmp_path / "mount"
+    disk = Disk(mount)
+    assert "cannot be read" in (disk.mount_problem() or "")
+    (mount / "__all__").mkdir(parents=True)
+    assert "empty" in (disk.mount_problem() or "")
+    (mount / "__all__" / "Show").mkdir()
+    assert disk.mount_problem() is None
+    torrent = Torrent(id=1, hash=random_hash(), name="Show", state=TorrentState.COMPLETED,
+                      save_path=str(tmp_path / "dl"), folder="Show", files=(
+                          TorrentFile(0, "a.mkv", 5, selected=True, done=True),
+                          TorrentFile(1, "b.mkv", 5, selected=True, done=True),
+                          TorrentFile(2, "c.mkv", 5, selected=True, done=True)))
+    (tmp_path / "dl" / "Show").mkdir(parents=True)
+    (mount / "__all__" / "Show" / "a.mkv").write_bytes(b"12345")
+    os.symlink(mount / "__all__" / "Show" / "a.mkv", tmp_path / "dl" / "Show" / "a.mkv")
+    os.symlink(mount / "__all__" / "Show" / "b.mkv", tmp_path / "dl" / "Show" / "b.mkv")
+    # c.mkv was moved away by an Arr: not broken
+    assert list(disk.broken_placements(torrent)) == [1]
+    assert disk.placement_targets(torrent)[1] == str(mount / "__all__" / "Show" / "b.mkv")
+    library = tmp_path / "tv" / "Show"
+    library.mkdir(parents=True)
+    os.symlink(mount / "__all__" / "Show" / "b.mkv", library / "broken.mkv")
+    os.symlink(mount / "__all__" / "Show" / "a.mkv", library / "fine.mkv")
+    os.symlink(tmp_path / "elsewhere.mkv", library / "not-ours.mkv")
+    assert disk.broken_links_under([str(tmp_path / "tv")]) == [
+        (str(library / "broken.mkv"), str(mount / "__all__" / "Show" / "b.mkv"))]
