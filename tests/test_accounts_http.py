@@ -4,6 +4,7 @@ pinned to the second never reaches the first, and each torrent records its accou
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,7 +18,7 @@ from flask.testing import FlaskClient
 from app import create_app, stop_app
 from debrid.sandbox import SandboxServer
 from tests.conftest import make_settings
-from tests.helpers import magnet, random_hash, wait_until
+from tests.helpers import expected_bytes, magnet, random_hash, wait_until
 
 PINNED = "tv-sonarr"
 
@@ -58,7 +59,8 @@ def two(tmp_path: Path) -> Iterator[Two]:
         settings = make_settings(tmp_path, auth={"api_key": "k" * 32}, providers=[
             {"name": "first", "type": "sandbox", "base_url": first.api_url},
             {"name": "second", "type": "sandbox", "base_url": second.api_url}],
-            categories={PINNED: {"providers": ["second"]}})
+            categories={PINNED: {"providers": ["second"]}},
+            repair={"readd_wait_seconds": 2.0})
         app = create_app(settings)
         client = app.test_client()
         client.environ_base["HTTP_AUTHORIZATION"] = "Bearer " + "k" * 32
@@ -103,3 +105,37 @@ def test_a_pinned_category_never_touches_the_first_account(two: Two) -> None:
     assert done["provider"] == "second"
     assert _requests(two.first, "/torrents/addMagnet") == 0
     assert _requests(two.second, "/torrents/addMagnet") == 1
+
+
+def test_a_torrent_the_first_account_lost_is_repaired_on_the_second(two: Two) -> None:
+    info_hash = two.add("Moved.Show.S01E01.1080p", "tv")
+    assert two.settled(info_hash)["provider"] == "first"
+    (lost,) = [t for t in requests.get(f"{two.first.url}/__admin/torrents", timeout=5).json()
+               if t["hash"].lower() == info_hash]
+    # the first account lost it, and has no cached copy any more: a re-add there downloads
+    requests.post(f"{two.first.url}/__admin/seed", timeout=5, json={
+        "hash": info_hash, "name": "Moved.Show.S01E01.1080p", "cached": False})
+    requests.post(f"{two.first.url}/__admin/torrents/{lost['id']}", json={"dead": True},
+                  timeout=5).raise_for_status()
+    job = two.client.post("/api/repair", json={"mediaIds": [info_hash], "autoProcess": True})
+    assert job.status_code == 202, job.text
+
+    def done() -> dict[str, Any] | None:
+        current = two.client.get(f"/api/repair/jobs/{job.json['id']}").json
+        return current if current["status"] == "completed" else None
+    (item,) = wait_until(done, timeout=60, what="the repair")["broken_items"]
+    assert item["state"] == "done", item
+    assert item["tried"] == ["first"]
+    assert two.info(info_hash)["provider"] == "second"
+    assert two.info(info_hash)["health"] == "healthy"
+    left = [t for t in requests.get(f"{two.first.url}/__admin/torrents", timeout=5).json()
+            if t["hash"].lower() == info_hash and not t["deleted"]]
+    assert left == []                 # neither the lost copy nor the uncached one stays
+    detail = two.client.get(f"/t/{info_hash}").json
+    video = next(f for f in detail["files"] if f["selected"] and f["path"].endswith(".mkv"))
+    folder = Path(two.info(info_hash)["content_path"]).name
+    basic = base64.b64encode(b"anyone:" + b"k" * 32).decode()
+    read = two.client.get(f"/webdav/__all__/{folder}/{video['path']}", headers={
+        "Authorization": f"Basic {basic}", "Range": "bytes=0-63"})
+    assert read.status_code == 206
+    assert read.data == expected_bytes(info_hash, video["index"] + 1, 0, 64)
