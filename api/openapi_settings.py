@@ -1,15 +1,18 @@
 """The settings' part of the OpenAPI document (GET and POST /api/config), made from the
 settings schema (core/schema.py): a component per setting (`setting.<key>`, and
-`provider.<key>` for a provider's), the mapping GET shows (Settings, ProviderShown) and the
-update POST takes in its three forms (SettingsUpdate, ProviderUpdate), so that the document
-names every setting, its type and its bounds as the server checks them."""
+`provider.<key>` for a provider's), the mapping GET shows (Settings, ProviderShown,
+ArrShown) and the update POST takes in its three forms (SettingsUpdate, ProviderUpdate,
+ArrUpdate), so that the document names every setting, its type and its bounds as the server
+checks them."""
 
 from __future__ import annotations
 
 import copy
 from typing import Any
 
-from core.config_update import BY_NAME, CATEGORIES, MASK, PROVIDERS, SECTIONS
+from core.arrs import ARR_KEYS, MAX_KEY, MAX_URL
+from core.config_update import ARRS, BY_NAME, CATEGORIES, MASK, PROVIDERS, SECTIONS
+from core.ports.arr import ArrKind
 from core.provider_kinds import KINDS
 from core.schema import PROVIDER_NAME, PROVIDER_SETTINGS, SETTINGS, Setting
 
@@ -124,6 +127,48 @@ def _provider_schemas() -> dict[str, Any]:
     return schemas
 
 
+def _arr_schemas() -> dict[str, Any]:
+    """An entry of `arrs` as POST takes it (core/arrs.py parse_arrs's rules) and as GET shows
+    it (its key masked)."""
+    flag = {"type": "boolean", "default": True}
+    update: dict[str, Any] = {
+        "name": {"description": "The Arr's name (repair's `arrs` name it; unique).",
+                 "type": "string", "pattern": "^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$"},
+        "type": {"$ref": REF + "ArrType"},
+        "url": {"description": "The Arr's http:// or https:// address, with its URL base if "
+                               "any (no credentials, query or fragment; a trailing '/' is "
+                               "dropped).",
+                "type": "string", "maxLength": MAX_URL,
+                "pattern": "^https?://[^\\s/?#@]+(?:/[^\\s?#]*)?$"},
+        "api_key": {"description": f"The Arr's API key. A secret: GET shows {MASK!r}; posted "
+                                   f"back, {MASK!r} keeps the key of the Arr of the same "
+                                   "name in the config file.",
+                    "type": "string", "maxLength": MAX_KEY, "pattern": "\\S"},
+        "categories": {"description": "The categories it adds into: a download failed or "
+                                      "completed there is reported to it, and repair hands "
+                                      "its broken torrents back to it.",
+                       "type": "array", "items": {"type": "string", "pattern": "\\S"},
+                       "default": []},
+        "mark_failed": {**flag, "description": "Mark a failed download's grab failed there "
+                                               "(blocklist and search again)."},
+        "refresh_on_complete": {**flag, "description": "Ask it to look at its downloads "
+                                                       "(RefreshMonitoredDownloads) when one "
+                                                       "completes."},
+    }
+    if sorted(update) != sorted(ARR_KEYS):
+        raise KeyError("api/openapi_settings._arr_schemas does not say every key of an Arr")
+    shown = {**copy.deepcopy(update), "api_key": {"enum": ["", MASK]}}
+    return {
+        "ArrType": {"type": "string", "enum": [k.value for k in ArrKind]},
+        "ArrUpdate": {"description": "An Arr of the list POST replaces (applied at the next "
+                                     "start).",
+                      "type": "object", "required": ["name", "type", "url", "api_key"],
+                      "additionalProperties": False, "properties": update},
+        "ArrShown": {"description": "An Arr as configured (its key masked).",
+                     "type": "object", "required": list(ARR_KEYS),
+                     "additionalProperties": False, "properties": shown}}
+
+
 def _symlink(form: str) -> dict[str, Any]:
     """downloads.action `symlink` needs a downloads.mount_path: posted with it, this says
     (the server also takes one the config file has)."""
@@ -159,9 +204,15 @@ def add_settings(schemas: dict[str, Any]) -> None:
     dotted = {setting.key: {"$ref": f"{REF}setting.{setting.key}"} for setting in SETTINGS}
     # a bare name naming one setting (a section's name is the section, not the setting)
     named = {name: {"$ref": f"{REF}setting.{keys[0]}"} for name, keys in BY_NAME.items()
-             if len(keys) == 1 and name not in SECTIONS and name not in (PROVIDERS, CATEGORIES)}
+             if len(keys) == 1 and name not in SECTIONS
+             and name not in (PROVIDERS, CATEGORIES, ARRS)}
     schemas.update(_provider_schemas())
+    schemas.update(_arr_schemas())
     shown[PROVIDERS] = {"type": "array", "items": {"$ref": REF + "ProviderShown"}}
+    shown[ARRS] = {"type": "array", "items": {"$ref": REF + "ArrShown"}}
+    arrs = {"description": "The whole list of Arrs (it replaces the configured one; applied "
+                           "at the next start).",
+            "type": "array", "items": {"$ref": REF + "ArrUpdate"}}
     schemas["CategoryRules"] = {
         "description": "What one category's adds do: `providers`, the accounts they may use, "
                        "in order (each a configured provider's name).",
@@ -179,8 +230,8 @@ def add_settings(schemas: dict[str, Any]) -> None:
                                properties=shown)
     schemas["SettingsUpdate"]["anyOf"] = [
         {"title": title, "type": "object", "additionalProperties": False,
-         "properties": {**form, PROVIDERS: providers, CATEGORIES: categories},
+         "properties": {**form, PROVIDERS: providers, CATEGORIES: categories, ARRS: arrs},
          **_symlink(title)}
         for title, form in (("nested", nested), ("dotted", dotted), ("by name", named))]
-    schemas["SettingKey"]["enum"] = [setting.key for setting in SETTINGS] + [PROVIDERS,
-                                                                              CATEGORIES]
+    schemas["SettingKey"]["enum"] = [setting.key for setting in SETTINGS] + [
+        PROVIDERS, CATEGORIES, ARRS]
