@@ -21,7 +21,7 @@ from werkzeug.middleware.dispatcher import DispatcherMiddleware
 import api
 import qbit_compat
 import ui
-from arr.connect import arr_directory
+from arr.connect import ARR_NOTICES_META, arr_directory
 from browse.stream import Streams
 from browse.tree import Tree
 from commands import hash_password_command, reset_command, unban_command
@@ -217,6 +217,7 @@ def create_app(settings: Settings, *, start_background: bool = True) -> Flask:
     # One link resolver for placements and streams: concurrent reads of a link cost one call.
     links = LinkResolver(store, providers)
     arrs = arr_directory(settings, store)
+    store.set_meta(ARR_NOTICES_META, "1" if arrs.may_listen() else "0")   # the store's triggers
     hooks = build_hooks(settings, store, arrs)
     timeout = settings["webdav.upstream_timeout_seconds"]
     streams = Streams(links,

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import Response, jsonify
 
-from api.http import BadRequest, blueprint, json_body, services
+from api.http import BadRequest, NotFound, blueprint, json_body, services
 from core.repair_jobs import job_view
 
 MAX_BODY = 256 * 1024
@@ -16,6 +17,8 @@ FIELDS = {"arrs": "arrs", "mediaIds": "media_ids", "media_ids": "media_ids",
           "autoProcess": "auto_process", "auto_process": "auto_process",
           "dryRun": "dry_run", "dry_run": "dry_run"}
 MAX_NAME = 200
+_JOB_ID = re.compile(r"[0-9]{1,30}\Z")
+LARGEST_ID = 2**63 - 1       # SQLite's integers
 
 
 def _names(value: Any, name: str, *, numbers: bool = False) -> list[str]:
@@ -31,7 +34,7 @@ def _names(value: Any, name: str, *, numbers: bool = False) -> list[str]:
             raise BadRequest(f"{name} must be a list of " + (
                 "info-hashes or the Arrs' media ids" if numbers else "Arr names"))
         found.append(entry.strip())
-    return list(dict.fromkeys(found))
+    return found
 
 
 def _flag(value: Any, name: str) -> bool:
@@ -66,6 +69,16 @@ def create_repair() -> Response:
     return _job(job.id, 202)
 
 
+def _id(text: str) -> int:
+    """A job id: ASCII digits within SQLite's integers (werkzeug's int converter takes any
+    Unicode digit, and any length)."""
+    if not _JOB_ID.match(text):
+        raise NotFound("no such endpoint")       # as the router answers an unknown path
+    if int(text) > LARGEST_ID:
+        raise NotFound(f"no repair job {int(text)}")
+    return int(text)
+
+
 def _job(job_id: int, status: int = 200) -> Response:
     response = jsonify(job_view(services().repair.job(job_id)))
     response.status_code = status
@@ -78,29 +91,31 @@ def repair_jobs() -> Response:
     return jsonify([job_view(job) for job in services().repair.jobs()])
 
 
-@blueprint.get("/repair/jobs/<int:job_id>")
-def repair_job(job_id: int) -> Response:
-    return _job(job_id)
+@blueprint.get("/repair/jobs/<job_id>")
+def repair_job(job_id: str) -> Response:
+    return _job(_id(job_id))
 
 
-@blueprint.post("/repair/jobs/<int:job_id>/process")
-def process_repair_job(job_id: int) -> Response:
+@blueprint.post("/repair/jobs/<job_id>/process")
+def process_repair_job(job_id: str) -> Response:
     """Carry out a pending job's plan (409 if it is not pending, or another job runs)."""
-    services().repair.process(job_id)
+    number = _id(job_id)
+    services().repair.process(number)
     services().repair.wake()
-    return _job(job_id, 202)
+    return _job(number, 202)
 
 
-@blueprint.post("/repair/jobs/<int:job_id>/stop")
-def stop_repair_job(job_id: int) -> Response:
+@blueprint.post("/repair/jobs/<job_id>/stop")
+def stop_repair_job(job_id: str) -> Response:
     """Stop a job between two torrents (a pending one is stopped at once)."""
-    services().repair.stop_job(job_id)
-    return _job(job_id)
+    number = _id(job_id)
+    services().repair.stop_job(number)
+    return _job(number)
 
 
-@blueprint.delete("/repair/jobs/<int:job_id>")
-def delete_repair_job(job_id: int) -> Response:
-    services().repair.delete(job_id)
+@blueprint.delete("/repair/jobs/<job_id>")
+def delete_repair_job(job_id: str) -> Response:
+    services().repair.delete(_id(job_id))
     return Response(status=204)
 
 

@@ -12,6 +12,7 @@ from core.ports.repair import ArrRegistry
 from core.settings import Settings
 
 TIMEOUT = 10.0
+ARR_NOTICES_META = "arr-notices"   # "1": the store queues Arr notices (store/migrations.py)
 # Sonarr and Radarr answer under /api/v3, Lidarr under /api/v1; appName says which it is.
 _PREFIXES = ("/api/v3", "/api/v1")
 _BY_APP = {"sonarr": ArrKind.SONARR, "radarr": ArrKind.RADARR, "lidarr": ArrKind.LIDARR}

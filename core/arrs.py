@@ -18,8 +18,8 @@ from core.ports.repair import ArrRegistry, Registration
 log = logging.getLogger(__name__)
 ARR_KEYS = ("name", "type", "url", "api_key", "categories", "mark_failed",
             "refresh_on_complete")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}$")
-_URL = re.compile(r"^https?://[^\s/?#@]+(/[^\s?#]*)?$")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,63}\Z")
+_URL = re.compile(r"https?://[^\s/?#@]+(/[^\s?#]*)?\Z")
 MAX_URL = 512
 MAX_KEY = 256
 
@@ -53,8 +53,16 @@ class ArrSettings:
 
 
 def valid_url(url: str) -> bool:
-    """An http(s) address without credentials, query or fragment."""
-    return isinstance(url, str) and len(url) <= MAX_URL and bool(_URL.match(url))
+    """An http(s) address without credentials, query or fragment, with a usable host and
+    port."""
+    if not isinstance(url, str) or len(url) > MAX_URL or not _URL.match(url):
+        return False
+    try:
+        parts = urllib.parse.urlsplit(url)
+        port = parts.port
+    except ValueError:           # a port out of range or not a number, a broken [IPv6]
+        return False
+    return bool(parts.hostname) and (port is None or port > 0)
 
 
 def parse_arrs(raw: Any) -> tuple[ArrSettings, ...]:
@@ -75,7 +83,7 @@ def parse_arrs(raw: Any) -> tuple[ArrSettings, ...]:
         if not isinstance(name, str) or not _NAME.match(name):
             raise ArrConfigError(f"'{where}.name' must be a short name (letters, digits, "
                                  "space . _ -)")
-        if kind not in {k.value for k in ArrKind}:
+        if not isinstance(kind, str) or kind not in {k.value for k in ArrKind}:
             raise ArrConfigError(f"'{where}.type' must be one of "
                                  f"{', '.join(k.value for k in ArrKind)}")
         if not isinstance(url, str) or not valid_url(url.rstrip("/")):
@@ -126,6 +134,11 @@ class ArrDirectory:
         self.detect = detect
         self.register_by_login = register_by_login
         self.clock = clock
+
+    def may_listen(self) -> bool:
+        """Whether any Arr may want notices (configured, registered, or registering)."""
+        return bool(self.configured) or self.register_by_login or \
+            bool(self.registry.registrations())
 
     def entries(self) -> list[ArrSettings]:
         known = {a.url for a in self.configured}

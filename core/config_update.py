@@ -10,6 +10,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from core.arrs import ArrConfigError, parse_arrs
 from core.errors import ConfigFileError, InvalidInput
 from core.hooks import MASK as HOOK_MASK
 from core.schema import (
@@ -302,14 +303,24 @@ def _validated(new: Mapping[str, Any], data: Mapping[str, Any], running: Setting
 
 def _posted_arrs(posted: list[Any], data: Mapping[str, Any]) -> list[Any]:
     """The posted `arrs`, a masked key standing for the file's key of the same name."""
-    keys = {a.get("name"): a.get("api_key") for a in data.get(ARRS, []) or []
-            if isinstance(a, Mapping)}
+    keys = {a["name"]: a.get("api_key") for a in data.get(ARRS, []) or []
+            if isinstance(a, Mapping) and isinstance(a.get("name"), str)}
     entries = []
     for entry in posted:
         if isinstance(entry, Mapping) and entry.get("api_key") == MASK:
-            entry = {**entry, "api_key": keys.get(entry.get("name"), "")}
+            name = entry.get("name")
+            entry = {**entry, "api_key": keys.get(name, "") if isinstance(name, str) else ""}
         entries.append(entry)
     return entries
+
+
+def _normal_arrs(entries: Any) -> Any:
+    """`arrs` as the settings read it (defaults filled in), to tell a real change from the
+    same list posted back; as it is when it does not parse (validation says why)."""
+    try:
+        return parse_arrs(entries)
+    except ArrConfigError:
+        return entries
 
 
 def plan_update(update: Update, data: Mapping[str, Any], running: Settings,
@@ -336,7 +347,7 @@ def plan_update(update: Update, data: Mapping[str, Any], running: Settings,
         new[CATEGORIES] = update.categories
     if update.arrs is not None:
         entries = _posted_arrs(update.arrs, data)
-        if entries != data.get(ARRS, []):
+        if _normal_arrs(entries) != _normal_arrs(data.get(ARRS, [])):
             changed.append(ARRS)
             new[ARRS] = entries
     settings = _validated(new, data, running, environ)

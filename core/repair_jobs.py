@@ -22,7 +22,8 @@ from core.repair_fix import FixStore, Item, Repairer, arr_context
 from core.repair_scan import RepairConfig, Scanner
 
 log = logging.getLogger(__name__)
-_HASH = re.compile(r"^([0-9a-fA-F]{40}|[A-Za-z2-7]{32})$")
+_HASH = re.compile(r"([0-9a-fA-F]{40}|[A-Za-z2-7]{32})\Z")
+_ARR_ID = re.compile(r"[0-9]{1,18}\Z")      # an Arr's media id (ASCII digits only)
 MAX_IDS = 1000
 TICK_SECONDS = 1.0       # how soon a created job starts (a cheap look at the jobs table)
 J = JobState
@@ -77,13 +78,14 @@ class RepairJobs:
         if len(media_ids) > MAX_IDS:
             raise InvalidInput(f"at most {MAX_IDS} mediaIds")
         for media_id in media_ids:
-            if not (_HASH.match(media_id) or media_id.isdigit()):
+            if not (_HASH.match(media_id) or _ARR_ID.match(media_id)):
                 raise InvalidInput(f"mediaIds: {media_id[:60]!r} is neither an info-hash nor "
                                    "an Arr's media id")
-        if any(m.isdigit() for m in media_ids) and not arrs:
+        media_ids = list(dict.fromkeys(media_ids))
+        if any(_ARR_ID.match(m) for m in media_ids) and not arrs:
             raise InvalidInput("mediaIds that are an Arr's ids need `arrs` (whose ids they are)")
         job = RepairJob(0, self.clock(), J.SCANNING, trigger=trigger, dry_run=dry_run,
-                        auto_process=auto_process, arrs=tuple(arrs),
+                        auto_process=auto_process, arrs=tuple(dict.fromkeys(arrs)),
                         media_ids=tuple(m.lower() if _HASH.match(m) else m for m in media_ids))
         try:
             created = self.store.create_repair_job(job)
@@ -236,11 +238,11 @@ class RepairJobs:
 
     def _candidates(self, job: RepairJob, arrs: Sequence[ArrSettings]) -> list[Torrent]:
         categories = sorted({c for a in arrs for c in a.categories}) if job.arrs else None
-        hashes = [m for m in job.media_ids if not m.isdigit()]
+        hashes = [m for m in job.media_ids if not _ARR_ID.match(m)]
         torrents = self.store.completed_torrents(categories=categories)
         if not job.media_ids:
             return torrents
-        wanted = {int(m) for m in job.media_ids if m.isdigit()}
+        wanted = {int(m) for m in job.media_ids if _ARR_ID.match(m)}
         chosen = [t for t in torrents if t.hash in hashes]
         for torrent in torrents:
             if not wanted or torrent in chosen:

@@ -343,9 +343,11 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         # the transaction that fails or first completes a torrent, whatever path got it there:
         # a torrent that failed (its grab is marked failed), one that completed (the Arr
         # polls its download clients now). Delivered a few seconds later, so that an add
-        # refused while the client waited (which answered `Fails.`) is withdrawn first.
+        # refused while the client waited (which answered `Fails.`) is withdrawn first. Only
+        # while some Arr may listen (meta 'arr-notices', set at start-up).
         """CREATE TRIGGER arr_torrent_failed AFTER UPDATE OF state ON torrents
         WHEN NEW.state = 'failed' AND OLD.state != 'failed' AND NEW.category != ''
+            AND EXISTS (SELECT 1 FROM meta WHERE key = 'arr-notices' AND value = '1')
         BEGIN
             INSERT INTO hook_outbox (torrent_id, hash, hook, context, created, next_at)
             VALUES (NEW.id, NEW.hash, 'arr:failed', json_object(
@@ -364,6 +366,7 @@ MIGRATIONS: tuple[tuple[str, ...], ...] = (
         END""",
         """CREATE TRIGGER arr_torrent_completed AFTER UPDATE OF completion_on ON torrents
         WHEN OLD.completion_on = 0 AND NEW.completion_on > 0 AND NEW.category != ''
+            AND EXISTS (SELECT 1 FROM meta WHERE key = 'arr-notices' AND value = '1')
         BEGIN
             INSERT INTO hook_outbox (torrent_id, hash, hook, context, created, next_at)
             VALUES (NEW.id, NEW.hash, 'arr:completed', json_object(

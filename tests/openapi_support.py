@@ -45,9 +45,6 @@ UNSAYABLE_SETTINGS = ("missing value for 'downloads.mount_path'", "duplicate pro
                       "must be the Arr's API key")
 # A repair names Arrs by name, and the library's app has none (GET /api/arrs lists them).
 UNSAYABLE_REPAIRS = ("no Arr named",)
-# Known failures of the server (500s), each an xfail test of tests/test_repair_api_input.py:
-# the fuzzer does not send them (known_failure). Remove one when the server is fixed.
-LARGEST_JOB_ID = 2**63 - 1      # a job id past SQLite's integers: OverflowError
 
 
 CONFIG = schemathesis.Config.from_dict({
@@ -180,23 +177,6 @@ def unsayable(case: Any, response: Any) -> bool:
         error = json.loads(response.content)["error"]
         return any(rule in error for rule in rules)
     return False
-
-
-def known_failure(case: Any) -> bool:
-    """A case the server is known to answer with a 500 (an xfail test of
-    tests/test_repair_api_input.py says each): a repair job id past SQLite's integers; an
-    entry of `arrs` (POST /api/config) whose `type` is an object or a list (core/arrs.py
-    parse_arrs: TypeError, unhashable)."""
-    job_id = (case.path_parameters or {}).get("job_id")
-    if isinstance(job_id, str) and job_id.isascii() and job_id.isdigit():
-        job_id = int(job_id)
-    if isinstance(job_id, int) and not isinstance(job_id, bool) and job_id > LARGEST_JOB_ID:
-        return True
-    body = case.body if case.path == "/api/config" and case.method == "POST" else None
-    arrs = body.get("arrs") if isinstance(body, dict) else None
-    return isinstance(arrs, list) and any(
-        isinstance(entry, dict) and isinstance(entry.get("type"), dict | list)
-        for entry in arrs)
 
 
 @schema.hook

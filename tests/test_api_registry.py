@@ -145,7 +145,7 @@ def test_add_get_list_and_delete(registry: Registry, prefix: str) -> None:
     assert entry["completed_on"] >= entry["added_on"] > 0
     assert entry["files"] == [{"index": 0, "path": f"Reg {info_hash[:6]}.mkv",
                                "size": 1 << 20, "selected": True, "done": True,
-                               "linked": True}]
+                               "linked": True, "health": "healthy", "health_reason": None}]
 
     listing = registry.call("GET", f"{prefix}/")
     assert listing.status_code == 200

@@ -37,7 +37,6 @@ from tests.openapi_support import (
     Library,
     answered,
     bound,
-    known_failure,
     running_configured,
     running_library,
     schema,
@@ -423,8 +422,6 @@ def test_refresh_token_answers_as_documented(tmp_path: Path) -> None:
 # -- schemathesis, on every operation ------------------------------------------------------
 @schema.parametrize()
 def test_schemathesis_finds_no_failure(case: Any, app: Flask, configured: Configured) -> None:
-    if known_failure(case):
-        return      # a 500 an xfail test of tests/test_repair_api_input.py says
     settings_case = case.path == "/api/config"
     target = configured.app if settings_case else app
     # the wrong keys of the last case's checks (the API must refuse them) ban no one

@@ -9,7 +9,7 @@ One app serves the module, started from a config file and without background wor
 runs the jobs, so each keeps the state it is given (through the store where no request can
 put it). It holds a completed and a pending job, and one Arr (`sonarr`) at a closed port; the
 `arrs` of POST /api/config get bad input too (the file is put back after each such test). A
-failure of the server is written as the answer it should give, marked xfail (strict).
+failure of the server is written as the answer it should give.
 """
 
 from __future__ import annotations
@@ -366,9 +366,7 @@ def test_a_job_id_that_is_not_digits_is_no_endpoint(setup: Setup, client: FlaskC
 
 @pytest.mark.parametrize(("method", "suffix"), [
     ("GET", ""), ("POST", "/process"), ("POST", "/stop"),
-    pytest.param("DELETE", "", marks=pytest.mark.xfail(strict=True, reason=(
-        "DELETE of a job id of more digits than int() takes answers 405 with Allow: GET, "
-        "HEAD, OPTIONS (werkzeug: the GET rule of the path is taken as matching)")))],
+    ("DELETE", "")],
     ids=["GET /", "POST /process", "POST /stop", "DELETE /"])
 def test_a_job_id_of_too_many_digits_is_no_endpoint(setup: Setup, client: FlaskClient,
                                                     method: str, suffix: str) -> None:
@@ -388,8 +386,6 @@ def test_an_unknown_job_is_a_404(setup: Setup, client: FlaskClient, method: str,
     assert error == f"no repair job {int(job_id)}"
 
 
-@pytest.mark.xfail(strict=True, reason="a job id past SQLite's integers (2^63 - 1) is a 500: "
-                   "store/repair.py get_repair_job raises OverflowError")
 @pytest.mark.parametrize(("method", "suffix", "documented"), JOB_ROUTES,
                          ids=[f"{m} {s or '/'}" for m, s, _ in JOB_ROUTES])
 @pytest.mark.parametrize("job_id", [str(2**63), "99999999999999999999"])
@@ -401,9 +397,6 @@ def test_a_job_id_past_sqlites_integers_is_a_404(setup: Setup, client: FlaskClie
     _refused(setup, response, 404, before, (documented, method))
 
 
-@pytest.mark.xfail(strict=True, reason="werkzeug's int converter matches \\d, which takes any "
-                   "Unicode decimal digit: /api/repair/jobs/\u0661 (ARABIC-INDIC DIGIT ONE) "
-                   "is job 1")
 @pytest.mark.parametrize(("method", "suffix", "documented"), JOB_ROUTES[:1] + JOB_ROUTES[3:],
                          ids=["GET /", "POST /stop"])
 def test_a_job_id_of_other_digits_is_no_endpoint(setup: Setup, client: FlaskClient,
@@ -481,9 +474,6 @@ def test_a_path_of_no_route_is_a_404(setup: Setup, client: FlaskClient, path: st
 
 
 # -- known failures -------------------------------------------------------------------------
-@pytest.mark.xfail(strict=True, reason="mediaIds are checked with str.isdigit, which takes "
-                   "digits that int() refuses (superscripts): the job is made, and its scan "
-                   "fails on int('\u00b2') (ValueError)")
 @pytest.mark.parametrize("media_id", ["\u00b2", "\u2460", "1\u00b2"],
                          ids=["superscript two", "circled one", "one superscript two"])
 def test_media_ids_of_digits_int_refuses_are_a_400(setup: Setup, client: FlaskClient,
@@ -493,8 +483,6 @@ def test_media_ids_of_digits_int_refuses_are_a_400(setup: Setup, client: FlaskCl
     _refused(setup, response, 400, before, ("/api/repair", "POST"))
 
 
-@pytest.mark.xfail(strict=True, reason="mediaIds counts its entries after dropping duplicates: "
-                   "1001 entries of one hash are taken (the document's maxItems is 1000)")
 def test_more_than_1000_media_ids_are_a_400_even_repeated(setup: Setup,
                                                           client: FlaskClient) -> None:
     before = setup.jobs()
@@ -618,9 +606,6 @@ def test_a_bad_arrs_setting_is_a_400_and_changes_nothing(setup: Setup, client: F
     assert "arrs" in error
 
 
-@pytest.mark.xfail(strict=True, reason="core/arrs.py parse_arrs tests `type` for membership in "
-                   "a set, and config_update._posted_arrs looks a masked entry's `name` up in "
-                   "a dict: an object or a list there is a TypeError (500)")
 @pytest.mark.parametrize("entry", [{**ARR, "type": {}}, {**ARR, "type": ["sonarr"]},
                                    {**ARR, "name": {}, "api_key": "********"},
                                    {**ARR, "name": ["sonarr"], "api_key": "********"}],
@@ -631,9 +616,6 @@ def test_an_unhashable_arr_field_is_a_400(setup: Setup, client: FlaskClient,
     _config_refused(setup, client, {"arrs": [entry]}, config_file)
 
 
-@pytest.mark.xfail(strict=True, reason="core/arrs.py's _NAME and _URL end in `$`, which also "
-                   "matches before a final newline: 'sonarr\n' and 'http://h\n' are taken; "
-                   "and _URL takes any port and host text (99999, 'x', '[::1')")
 @pytest.mark.parametrize("entry", [{**ARR, "name": "sonarr\n"}, {**ARR, "url": "http://h\n"},
                                    {**ARR, "url": "http://127.0.0.1:99999"},
                                    {**ARR, "url": "http://h:x"}, {**ARR, "url": "http://[::1"}],
@@ -656,10 +638,6 @@ def test_the_masked_key_posted_back_keeps_the_files_key(setup: Setup, client: Fl
     assert (saved["api_key"], saved["categories"]) == (ARR_KEY, ["tv", "anime"])
 
 
-@pytest.mark.xfail(strict=True, reason="config_update.plan_update compares the posted `arrs` "
-                   "with the file's entries as written: GET's entries (with mark_failed and "
-                   "refresh_on_complete filled in) differ from a file that leaves them out, so "
-                   "posting GET's arrs back reports arrs changed and rewrites the file")
 def test_posting_the_arrs_back_as_shown_changes_nothing(setup: Setup, client: FlaskClient,
                                                        config_file: Path) -> None:
     shown = client.get("/api/config", headers=BEARER).get_json()["arrs"]
