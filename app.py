@@ -27,8 +27,6 @@ from browse.tree import Tree
 from commands import hash_password_command, reset_command, unban_command
 from core import __version__
 from core.announce import Announcer, announce_config
-from core.arr_notify import ArrNotifier
-from core.arrs import ArrDirectory
 from core.auth import (
     Authenticator,
     AuthPolicy,
@@ -39,16 +37,15 @@ from core.auth import (
     resolve_password_hash,
 )
 from core.budgets import RequestBudgets
-from core.engine import Engine, PeriodicJob, make_owner_id
+from core.engine import Engine, PeriodicJob
 from core.finalize import Finalizer
-from core.hooks import arr_hooks, parse_hooks
 from core.hosts import HostPolicy
 from core.library import Library
 from core.library_sync import LibrarySync
 from core.lifecycle import EngineConfig, Lifecycle
 from core.links import LinkResolver
 from core.live_config import ConfigEditor, RunningSettings
-from core.outbox import HookOutbox, HookPolicy
+from core.outbox import HookOutbox
 from core.policy import Policies, ProviderPolicy
 from core.ports import DebridProvider
 from core.preferences import Preferences
@@ -64,9 +61,9 @@ from debrid.check import check_provider_command
 from debrid.sandbox import SandboxServer
 from debrid.sandbox.embedded import start_sandboxes
 from debrid.torrent_fetch import HttpTorrentFetcher
-from hooks import HookRunner
+from hooks.build import build_hooks
 from qbit_compat.app_routes import SHUTDOWN_KEY
-from repair import StreamedMarker, symlink_target
+from repair import StreamedMarker
 from repair.build import build_repair
 from server import machine_names
 from server.logs import (
@@ -140,15 +137,6 @@ def prepare_api_key(settings: Settings, store: SqliteStore) -> None:
         log.warning("generated an API key for /api and WebDAV: %s (printed only this once; "
                     "set auth.api_key, or run `python app.py api-key` to get a new one)",
                     generated)
-
-
-def build_hooks(settings: Settings, store: SqliteStore, arrs: ArrDirectory) -> HookOutbox:
-    """The completion hooks' outbox (and the Arrs' notices); its deliveries run where the
-    engine's lease is held."""
-    return HookOutbox(store, HookRunner(ArrNotifier(arrs, symlink_target)),
-                      parse_hooks(settings["hooks.on_complete"]) + arr_hooks(),
-                      HookPolicy(settings["hooks.timeout_seconds"], settings["hooks.max_attempts"],
-                                 settings["hooks.retry_seconds"]), owner=make_owner_id())
 
 
 def routing(settings: Settings) -> Routing:

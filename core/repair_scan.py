@@ -147,11 +147,10 @@ class Scanner:
             if torrent.provider not in self._listed:
                 continue
             finding = broken.get(torrent.id)
-            if finding is None:
-                if torrent.health != Health.REPAIRING:
-                    self.store.set_health(torrent.id, Health.HEALTHY, "", now,
-                                          {f.index: (Health.HEALTHY, "") for f in torrent.files
-                                           if f.selected})
+            if finding is None:      # (no repair runs beside a scan: none is "repairing")
+                self.store.set_health(torrent.id, Health.HEALTHY, "", now,
+                                      {f.index: (Health.HEALTHY, "") for f in torrent.files
+                                       if f.selected})
                 continue
             files = {f.index: (Health.HEALTHY, "") for f in torrent.files if f.selected}
             files.update({i: (Health.BROKEN, why) for i, why in finding.files.items()})
