@@ -52,7 +52,8 @@ def test_sigkill_while_a_repair_adds_the_copy_then_restart_finishes_it_once(
     try:
         info_hash = random_hash()
         added = requests.post(f"{base}/api/add", headers=BEARER, timeout=30, json={
-            "url": magnet(info_hash, "Killed.Repair.S01E01.1080p"), "category": "tv"})
+            "url": magnet(info_hash, "Killed.Repair.S01E01.1080p", size=2_000_003),
+            "category": "tv"})
         assert added.status_code == 200, added.text
 
         def view() -> dict[str, Any]:

@@ -552,7 +552,8 @@ def test_a_repaired_torrent_reads_again_through_the_same_symlink(rig: Rig) -> No
 
 def test_with_the_mount_stopped_repair_acts_on_nothing(rig: Rig) -> None:
     info_hash, name = random_hash(), "Mount.Down.S03E02.1080p"
-    assert rig.client.torrents_add(urls=magnet(info_hash, name), category=SHOWS) == "Ok."
+    assert rig.client.torrents_add(urls=magnet(info_hash, name, size=1_000_003),
+                                   category=SHOWS) == "Ok."
     _wait_completed(rig.client, info_hash)
     lost = _kill_copy(rig, info_hash)
     subprocess.run(["fusermount3", "-u", str(rig.mount)], check=True, capture_output=True)
