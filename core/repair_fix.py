@@ -34,7 +34,7 @@ class Repairer:
     def __init__(self, store: FixStore, providers: Mapping[str, DebridProvider],
                  accounts_for: Callable[[str], Sequence[str]],
                  allow_renew: Mapping[str, bool], config: RepairConfig,
-                 hand_back: Callable[[Torrent, Item], bool],
+                 hand_back: Callable[[Torrent, Item], bool] | None = None,
                  clock: Callable[[], float] = time.time,
                  sleep: Callable[[float], None] = time.sleep) -> None:
         self.store = store
@@ -42,7 +42,8 @@ class Repairer:
         self.accounts_for = accounts_for      # a category's accounts, in order (Routing)
         self.allow_renew = allow_renew
         self.config = config
-        self.hand_back = hand_back            # queue the Arr's part; False: no Arr owns it
+        # queue the Arr's part (False: no Arr owns it); RepairJobs sets it, through the outbox
+        self.hand_back = hand_back
         self.clock = clock
         self.sleep = sleep
 
@@ -118,7 +119,7 @@ class Repairer:
         retry = self.config.retry_seconds * 2 ** (previous.attempts if previous else 0)
         self.store.record_attempt(torrent.hash, self.clock(), self.clock() + retry, why)
         self.store.set_health(torrent.id, Health.BROKEN, item["reason"], self.clock())
-        if self.hand_back(torrent, item):
+        if self.hand_back is not None and self.hand_back(torrent, item):
             item.update(state="handed_back", result=f"no account had a cached copy ({why}); "
                         "handed to its Arr")
         else:

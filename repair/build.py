@@ -36,8 +36,7 @@ def build_repair(settings: Settings, store: FixStore, providers: Mapping[str, De
     scanner = Scanner(store, providers, disk, StreamProbe(streams.reader), config,
                       arr_roots=lambda arr: directory.client(arr).root_folders())
     repairer = Repairer(store, providers, routing.accounts,
-                        {p.name: p.allow_renew for p in settings.providers}, config,
-                        hand_back=lambda torrent, item: False)
+                        {p.name: p.allow_renew for p in settings.providers}, config)
     jobs = RepairJobs(store, scanner, repairer, directory, config, owner=owner,
                       targets=disk.placement_targets,
                       auto_repair=settings["repair.auto_repair"])

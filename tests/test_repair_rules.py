@@ -106,8 +106,7 @@ def repairer(tmp_path: Path) -> Iterator[Repairer]:
     store = open_store(tmp_path)
     yield Repairer(store, {"acct": Account([]), "other": Account([])},  # type: ignore[dict-item]
                    lambda category: ["acct", "other"], {"acct": True, "other": False},
-                   RepairConfig(max_attempts=2, skip_streamed_seconds=600),
-                   hand_back=lambda torrent, item: False, clock=lambda: NOW)
+                   RepairConfig(max_attempts=2, skip_streamed_seconds=600), clock=lambda: NOW)
     store.close()
 
 
