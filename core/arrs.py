@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.hooks import safe_url
 from core.ports.arr import ArrApi, ArrError, ArrKind, ArrStatus
 from core.ports.repair import ArrRegistry, Registration
 
@@ -176,12 +177,12 @@ class ArrDirectory:
             kind, status = self.detect(url, password)
         except ArrError as exc:
             log.info("a qBit login named an Arr at %s, which did not accept it: %s",
-                     _safe(url), exc.message)
+                     safe_url(url), exc.message)
             return False
         self.registry.save_registration(Registration(url, kind.value, password, (),
                                                      status.version, self.clock()))
         log.info("%s %s at %s registered itself by logging in", status.app_name,
-                 status.version, _safe(url))
+                 status.version, safe_url(url))
         return True
 
     def note_category(self, username: str | None, category: str) -> None:
@@ -190,7 +191,7 @@ class ArrDirectory:
             return
         if self.registry.add_registration_category(username.strip().rstrip("/"), category):
             log.info("the Arr at %s adds into category %r: failures there are reported to "
-                     "it", _safe(username), category)
+                     "it", safe_url(username), category)
 
     def statuses(self) -> list[dict[str, Any]]:
         """Each Arr with what its status call says now (never its key); asked all at once,
@@ -200,7 +201,7 @@ class ArrDirectory:
             return list(pool.map(self._status_row, entries))
 
     def _status_row(self, arr: ArrSettings) -> dict[str, Any]:
-        row: dict[str, Any] = {"name": arr.name, "type": arr.type, "url": _safe(arr.url),
+        row: dict[str, Any] = {"name": arr.name, "type": arr.type, "url": safe_url(arr.url),
                                "categories": list(arr.categories), "registered": arr.registered,
                                "mark_failed": arr.mark_failed,
                                "refresh_on_complete": arr.refresh_on_complete}
@@ -210,9 +211,3 @@ class ArrDirectory:
         except ArrError as exc:
             row.update(reachable=False, version="", error=exc.message)
         return row
-
-
-def _safe(url: str) -> str:
-    """scheme://host[:port]/path of an address: no credentials, query or fragment."""
-    parts = urllib.parse.urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}{parts.path}"

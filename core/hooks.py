@@ -82,6 +82,8 @@ def safe_url(url: str) -> str:
     """scheme://host[:port]/path: no user, password, query or fragment (they carry keys)."""
     parts = urllib.parse.urlsplit(url)
     host = parts.hostname or ""
+    if ":" in host:              # an IPv6 literal keeps its brackets
+        host = f"[{host}]"
     if parts.port:
         host = f"{host}:{parts.port}"
     return f"{parts.scheme}://{host}{parts.path}"
