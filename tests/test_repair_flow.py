@@ -47,6 +47,8 @@ def app(tmp_path_factory: pytest.TempPathFactory, arrs: dict[str, FakeArr]) -> I
         qbit={"add_wait_seconds": 0.0, "register_arrs": True},
         downloads={"stalled_timeout_minutes": 0.05},
         hooks={"retry_seconds": 0.2}, sandbox={"download_seconds": 60.0},
+        # uncached downloads are off: a re-add that is not cached goes to the Arr
+        providers=[{"name": "sandbox", "type": "sandbox", "download_uncached": False}],
         repair={"readd_wait_seconds": 2.0, "retry_minutes": 0.0, "max_attempts": 2,
                 "skip_streamed_minutes": 0.0},
         arrs=[{"name": "sonarr", "type": "sonarr", "url": arrs["sonarr"].url,
